@@ -1,0 +1,1 @@
+"""What is not about licensing: base models, request ids, errors, calendars, validators."""

@@ -1,0 +1,2 @@
+"""What every API resource shares: problem+json errors, request guards, ETags,
+idempotent POSTs, keyset pagination and throttling."""

@@ -1,0 +1,13 @@
+"""Housekeeping tasks of core."""
+
+from celery import shared_task
+
+from core.api.idempotency import idempotency_purge_expired
+from core.request_id import request_id_scope
+
+
+@shared_task
+def purge_idempotency_keys() -> int:
+    """Delete Idempotency-Key records past their time to live."""
+    with request_id_scope():
+        return idempotency_purge_expired()

@@ -1,0 +1,1 @@
+"""Export-license tracking: exporters, license applications, shipments and their clocks."""

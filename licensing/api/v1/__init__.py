@@ -1,0 +1,1 @@
+"""API v1: the public contract for procurement systems. See README "API"."""

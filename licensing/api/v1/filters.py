@@ -1,0 +1,123 @@
+"""Query filters shared by the application and shipment lists.
+
+Every filter validates its value, so a bad one answers 400 with the parameter named, never
+a 500 or a silently empty list. Filters on items look through the lines with EXISTS
+rather than a join, so an object with two matching lines is still listed once.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+import django_filters
+from django import forms
+from django.db.models import Exists, Model, OuterRef, Q, QuerySet
+from django_countries import countries
+from django_filters.fields import IsoDateTimeField
+
+from licensing.models import ControlledItem, MaterialFamily
+
+CONTROL_CODE_LENGTH = ControlledItem._meta.get_field("control_code").max_length
+SEARCH_LENGTH = 200
+
+
+class UtcIsoDateTimeField(IsoDateTimeField):
+    """An ISO 8601 time that also exists in UTC, as the database compares it.
+
+    It is handed on in UTC: PostgreSQL refuses offsets beyond 15:59 (a 500), which ISO 8601
+    and Python allow, e.g. +20:21.
+    """
+
+    def to_python(self, value: Any) -> dt.datetime | None:
+        result = super().to_python(value)
+        if result is not None:
+            try:
+                result = result.astimezone(dt.UTC)
+            except OverflowError:
+                raise forms.ValidationError("This time is out of range.", code="invalid") from None
+        return result
+
+
+class IsoDateTimeFilter(django_filters.IsoDateTimeFilter):
+    field_class = UtcIsoDateTimeField
+
+
+class StrictNullBooleanField(forms.NullBooleanField):
+    """true or false (1 or 0); anything else is an error, not a filter silently dropped."""
+
+    def to_python(self, value: Any) -> bool | None:
+        if value in (None, ""):
+            return None
+        if value in (True, "true", "True", "1"):
+            return True
+        if value in (False, "false", "False", "0"):
+            return False
+        raise forms.ValidationError("Give true or false.", code="invalid")
+
+
+class StrictBooleanFilter(django_filters.BooleanFilter):
+    # The select widgets of django-filter turn an unknown value into None (no filter) before
+    # the field sees it; a text input hands the value on as sent.
+    field_class = StrictNullBooleanField
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("widget", forms.TextInput)
+        super().__init__(*args, **kwargs)
+
+
+def _country_choices() -> list[tuple[str, str]]:
+    return [(country.code, country.name) for country in countries]
+
+
+class LinesFilterSet(django_filters.FilterSet):
+    """Filters of a resource that has an exporter, a destination and lines of controlled items.
+
+    Subclasses name their line model (`line_model`, pointing back through `line_parent`)
+    and the fields `search` looks in.
+    """
+
+    exporter = django_filters.UUIDFilter(field_name="exporter_id", help_text="Exporter id.")
+    destination_country = django_filters.ChoiceFilter(
+        choices=_country_choices, help_text="ISO 3166-1 alpha-2 code, e.g. DE."
+    )
+    item = django_filters.CharFilter(
+        method="filter_item",
+        max_length=CONTROL_CODE_LENGTH,
+        help_text="Has a line of this controlled item (control code, e.g. 1C905).",
+    )
+    material_family = django_filters.ChoiceFilter(
+        choices=MaterialFamily.choices,
+        method="filter_material_family",
+        help_text="Has a line of an item of this material family.",
+    )
+    updated_since = IsoDateTimeFilter(
+        field_name="updated_at",
+        lookup_expr="gte",
+        help_text="Changed at or after this ISO 8601 time, e.g. 2025-10-01T00:00:00Z.",
+    )
+    search = django_filters.CharFilter(method="filter_search", max_length=SEARCH_LENGTH)
+
+    line_model: type[Model]
+    line_parent: str
+    search_fields: tuple[str, ...] = ()
+
+    def with_lines(self, queryset: QuerySet, **lookups: Any) -> QuerySet:
+        """The rows that have at least one line matching `lookups`."""
+        lines = self.line_model._default_manager.filter(
+            **{self.line_parent: OuterRef("pk")}, **lookups
+        )
+        return queryset.filter(Exists(lines))
+
+    def filter_item(self, queryset: QuerySet, name: str, value: str) -> QuerySet:
+        return self.with_lines(queryset, item__control_code=value)
+
+    def filter_material_family(self, queryset: QuerySet, name: str, value: str) -> QuerySet:
+        return self.with_lines(queryset, item__material_family=value)
+
+    def filter_search(self, queryset: QuerySet, name: str, value: str) -> QuerySet:
+        # Each search field is on the row or behind a foreign key: no join multiplies rows.
+        condition = Q()
+        for field in self.search_fields:
+            condition |= Q(**{f"{field}__icontains": value})
+        return queryset.filter(condition)

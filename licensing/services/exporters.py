@@ -1,0 +1,75 @@
+"""Exporter writes."""
+
+from typing import Any
+
+from django.db import IntegrityError, transaction
+
+from core.actors import Actor
+from core.concurrency import claim_version
+from core.errors import FieldErrors, StateConflict
+from core.validation import validate_instance
+from licensing.models import Exporter, Organization
+
+EXPORTER_EDITABLE_FIELDS = (
+    "name",
+    "country",
+    "registration_number",
+    "address",
+    "contact_name",
+    "contact_email",
+    "contact_phone",
+)
+
+
+def _save_exporter(exporter: Exporter) -> None:
+    validate_instance(exporter, exclude=("organization",))
+    try:
+        with transaction.atomic():
+            exporter.save()
+    except IntegrityError:
+        # A concurrent writer took the same (country, registration number) after full_clean.
+        raise FieldErrors(
+            {
+                "/registration_number": [
+                    "An exporter with this country and registration number exists."
+                ]
+            }
+        ) from None
+
+
+@transaction.atomic
+def exporter_create(*, organization: Organization, actor: Actor, **fields: Any) -> Exporter:
+    """Create an exporter of `organization`; a CN registration number must be a valid USCC."""
+    unknown = set(fields) - set(EXPORTER_EDITABLE_FIELDS)
+    if unknown:
+        raise TypeError(f"Unknown exporter fields: {sorted(unknown)}")
+    exporter = Exporter(organization=organization, **fields)
+    _save_exporter(exporter)
+    return exporter
+
+
+@transaction.atomic
+def exporter_update(
+    *, exporter: Exporter, actor: Actor, expected_version: int | None = None, **changes: Any
+) -> Exporter:
+    """Change an exporter's fields; with expected_version, only if nobody changed it meanwhile."""
+    claim_version(exporter, expected_version=expected_version)
+    for field, value in changes.items():
+        if field not in EXPORTER_EDITABLE_FIELDS:
+            raise TypeError(f"Exporter field {field!r} cannot be changed")
+        setattr(exporter, field, value)
+    _save_exporter(exporter)
+    return exporter
+
+
+@transaction.atomic
+def exporter_delete(
+    *, exporter: Exporter, actor: Actor, expected_version: int | None = None
+) -> None:
+    """Delete an exporter that no application or shipment refers to."""
+    claim_version(exporter, expected_version=expected_version)
+    if exporter.applications.exists() or exporter.shipments.exists():
+        raise StateConflict(
+            "This exporter is referred to by license applications or shipments and cannot be deleted."
+        )
+    exporter.delete()

@@ -1,0 +1,759 @@
+"""The API contract, written once and run for every v1 resource (NetBox style).
+
+A resource's test class (tests/api/test_contract.py) describes the resource: its list URL,
+how to make rows of it, a body that creates one and a change to make, the orderings and
+filters it declares, and the actions nested under an object. It inherits its tests from
+here:
+
+- `ReadContract`: read, cursor pagination (walked forward and back, default size 50,
+  capped at 500, bad cursors and sizes refused), every declared filter (a valid value is
+  applied, a malformed one is a 400 problem), authentication, and a constant number of
+  queries per list page;
+- `TenancyContract`: another organization's rows answer 404 on every method and nested
+  action, and no list ever shows them;
+- `WriteContract`: create (201, Location, ETag), update and delete under If-Match (428
+  without it, 412 when stale), and read-only keys refused (403);
+- `ReadOnlyContract`: the writes a read-only resource does not offer answer 405.
+
+The helpers (`assert_problem`, `table_counts`, `key_client`) serve the other API tests too.
+"""
+
+from __future__ import annotations
+
+import base64
+import datetime as dt
+import itertools
+import json
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
+from urllib.parse import urlencode, urlsplit
+
+import pytest
+from django.apps import apps
+from django.db import connection
+from django.db.models import DateField, DateTimeField, Model
+from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
+from rest_framework.test import APIClient
+
+from licensing.models import ControlledItem, Exporter, LicensingAuthority, Organization
+from licensing.services.api_keys import api_key_create
+from tests.factories import ControlledItemFactory, ExporterFactory, LicensingAuthorityFactory
+
+PROBLEM = "application/problem+json"
+JSON = "application/json"
+REQUEST_ID = "X-Request-ID"
+PROBLEM_FIELDS = {"type", "title", "status", "detail", "instance"}
+
+# Unique suffixes for rows made by the contract hooks.
+serial = itertools.count(1)
+
+
+# --- clients and the setting ----------------------------------------------------------------
+
+
+def key_client(key: str | None = None, **headers: str) -> APIClient:
+    """An API client that sends `Authorization: Api-Key <key>` (none without a key)."""
+    client = APIClient()
+    if key is not None:
+        headers["HTTP_AUTHORIZATION"] = f"Api-Key {key}"
+    client.credentials(**headers)
+    return client
+
+
+@dataclass
+class Tenant:
+    """An organization as the API sees it: a read-write key, its client and an exporter."""
+
+    organization: Organization
+    key: str
+    api: APIClient
+    exporter: Exporter
+
+    def new_key(self, *, read_only: bool = False, name: str = "extra") -> str:
+        _, key = api_key_create(
+            organization_name=self.organization.name, name=name, read_only=read_only
+        )
+        return key
+
+    def read_only_client(self) -> APIClient:
+        return key_client(self.new_key(read_only=True, name="bi"))
+
+
+@dataclass
+class World:
+    """Our organization, another one, and the catalogue rows both use (CN-MOFCOM, 1C905)."""
+
+    ours: Tenant
+    theirs: Tenant
+    authority: LicensingAuthority
+    item: ControlledItem
+
+
+def make_tenant(name: str) -> Tenant:
+    _, key = api_key_create(organization_name=name, name="erp")
+    organization = Organization.objects.get(name=name)
+    return Tenant(
+        organization=organization,
+        key=key,
+        api=key_client(key),
+        exporter=ExporterFactory(organization=organization),
+    )
+
+
+def build_world() -> World:
+    authority = LicensingAuthorityFactory(code="CN-MOFCOM")
+    return World(
+        ours=make_tenant("Rheinland Motoren GmbH"),
+        theirs=make_tenant("Kansai Precision Tools K.K."),
+        authority=authority,
+        item=ControlledItemFactory(control_code="1C905", authority=authority),
+    )
+
+
+# --- what every answer looks like -----------------------------------------------------------
+
+
+def ok(response, status: int = 200) -> Any:
+    """The JSON body of a successful answer (None for 204), after checking the basics."""
+    assert response.status_code == status, (response.status_code, response.content[:2000])
+    assert response.has_header(REQUEST_ID)
+    if status == 204:
+        assert response.content == b""
+        return None
+    assert response["Content-Type"] == JSON
+    return response.json()
+
+
+def assert_problem(response, status: int, code: str | None = None) -> dict:
+    """An RFC 9457 problem: the status, the content type, the five members, field errors."""
+    assert response.status_code == status, (response.status_code, response.content[:2000])
+    assert response["Content-Type"] == PROBLEM, response["Content-Type"]
+    assert response.has_header(REQUEST_ID)
+    body = response.json()
+    assert set(body) >= PROBLEM_FIELDS, body
+    type_uri = urlsplit(body["type"])
+    assert type_uri.scheme in ("http", "https") and type_uri.netloc, body["type"]
+    assert type_uri.path.startswith("/api/problems/"), body["type"]
+    assert isinstance(body["title"], str) and body["title"], body
+    assert body["status"] == status, body
+    assert isinstance(body["detail"], str) and body["detail"], body
+    assert body["instance"] == response.wsgi_request.get_full_path(), body
+    for error in body.get("errors", []):
+        assert set(error) == {"pointer", "detail", "code"}, error
+        assert error["pointer"].startswith("/"), error
+        assert isinstance(error["detail"], str) and error["detail"], error
+        assert isinstance(error["code"], str) and error["code"], error
+    if code is not None:
+        assert body["code"] == code, body
+    return body
+
+
+def pointers(body: dict) -> set[str]:
+    return {error["pointer"] for error in body.get("errors", [])}
+
+
+def ids(rows: list[dict]) -> list[str]:
+    return [row["id"] for row in rows]
+
+
+def table_counts() -> dict[str, int]:
+    """The number of rows of every model of the project: a failed request changes none."""
+    return {
+        model._meta.label: model._default_manager.count()
+        for app in ("core", "licensing")
+        for model in apps.get_app_config(app).get_models()
+    }
+
+
+def assert_shows(sent: Any, shown: Any, where: str = "") -> None:
+    """The representation shows what was sent: objects may add members, the rest is equal."""
+    if isinstance(sent, dict):
+        assert isinstance(shown, dict), (where, shown)
+        for name, value in sent.items():
+            assert name in shown, (f"{where}/{name}", shown)
+            assert_shows(value, shown[name], f"{where}/{name}")
+    elif isinstance(sent, list):
+        assert isinstance(shown, list) and len(shown) == len(sent), (where, sent, shown)
+        for index, (one, other) in enumerate(zip(sent, shown, strict=True)):
+            assert_shows(one, other, f"{where}/{index}")
+    else:
+        assert shown == sent, (where, sent, shown)
+
+
+def frozen(row: Model) -> dict:
+    """A row's stored values, to show that a refused request left it alone."""
+    return type(row)._default_manager.filter(pk=row.pk).values().get()
+
+
+def an_hour_ago() -> str:
+    return (timezone.now() - dt.timedelta(hours=1)).isoformat().replace("+00:00", "Z")
+
+
+# --- what a resource declares ---------------------------------------------------------------
+
+
+Value = str | Callable[["World", Model], str]
+
+
+@dataclass(frozen=True)
+class FilterProbe:
+    """A query parameter of a list: a value it accepts and a malformed one it must refuse.
+
+    `valid` may be a function of the world and a row made by `make` for our organization;
+    `matches` says whether that row passes the filter with the valid value.
+    """
+
+    name: str
+    valid: Value
+    invalid: str
+    matches: bool = True
+    pointer: str = ""
+
+    @property
+    def id(self) -> str:
+        return self.name
+
+    def value(self, world: World, row: Model) -> str:
+        return self.valid(world, row) if callable(self.valid) else self.valid
+
+
+@dataclass(frozen=True)
+class Action:
+    """A request to an action nested under an object, e.g. POST {id}/transitions/."""
+
+    method: str
+    suffix: str
+    body: dict | None = None
+
+    @property
+    def writes(self) -> bool:
+        return self.method != "get"
+
+
+@dataclass
+class Request:
+    method: str
+    url: str
+    body: dict | None = None
+    headers: dict[str, str] = field(default_factory=dict)
+
+    def send(self, client: APIClient):
+        send = getattr(client, self.method)
+        if self.body is None:
+            return send(self.url, **self.headers)
+        return send(self.url, self.body, format="json", **self.headers)
+
+    def __str__(self) -> str:
+        return f"{self.method.upper()} {self.url}"
+
+
+def walk(client: APIClient, url: str, link: str) -> Iterator[dict]:
+    """The pages reached from `url` by following the `link` ("next" or "previous") links."""
+    seen = 0
+    while url:
+        page = ok(client.get(url))
+        yield page
+        url = page[link]
+        seen += 1
+        assert seen < 200, "the links do not end"
+
+
+def sortable(value: Any) -> Any:
+    """A date or time of a representation as a comparable value (None for other values)."""
+    if not isinstance(value, str):
+        return None
+    for parse in (dt.datetime.fromisoformat, dt.date.fromisoformat):
+        try:
+            return parse(value.replace("Z", "+00:00"))
+        except ValueError:
+            continue
+    return None
+
+
+def tie(model: type[Model], pks: list[Any], fields: tuple[str, ...]) -> None:
+    """Give the rows two values per field, alternately: a page boundary falls among equals."""
+    start = timezone.now() - dt.timedelta(days=3)
+    for index, pk in enumerate(pks):
+        values = {}
+        for name in fields:
+            model_field = model._meta.get_field(name)
+            if isinstance(model_field, DateTimeField):
+                values[name] = start + dt.timedelta(seconds=index % 2)
+            elif isinstance(model_field, DateField):
+                values[name] = start.date() + dt.timedelta(days=30 + index % 2)
+        model._default_manager.filter(pk=pk).update(**values)
+
+
+# --- the contract ---------------------------------------------------------------------------
+
+
+class ReadContract:
+    """What every resource answers to a reader. Subclasses describe the resource."""
+
+    list_url: ClassVar[str]
+    model: ClassVar[type[Model]]
+    lookup: ClassVar[str] = "id"
+    default_ordering: ClassVar[str] = "-created_at"
+    # The fields of ?ordering=; each is also walked ascending and descending.
+    orderings: ClassVar[tuple[str, ...]] = ("created_at", "updated_at")
+    # Fields given equal values across page boundaries in the pagination walks.
+    tie_fields: ClassVar[tuple[str, ...]] = ("created_at", "updated_at")
+    filters: ClassVar[tuple[FilterProbe, ...]] = ()
+    writable: ClassVar[bool] = False
+    walk_page_size: ClassVar[int] = 3
+
+    # -- hooks -------------------------------------------------------------------------------
+    def make(self, world: World, tenant: Tenant) -> Model:
+        """One row of `tenant`'s organization, with its related rows (lines, levels...)."""
+        raise NotImplementedError
+
+    def make_many(self, world: World, tenant: Tenant, count: int) -> list[Any]:
+        """`count` plain rows, fast (bulk): for the pagination tests. Returns their pks."""
+        raise NotImplementedError
+
+    def actions(self, world: World, tenant: Tenant) -> tuple[Model, list[Action]]:
+        """A row and the requests to every action nested under it (none by default)."""
+        return self.make(world, tenant), []
+
+    # -- helpers -----------------------------------------------------------------------------
+    def detail_url(self, row: Model) -> str:
+        return f"{self.list_url}{getattr(row, self.lookup)}/"
+
+    def list_page(self, client: APIClient, **params: Any) -> dict:
+        query = f"?{urlencode(params, doseq=True)}" if params else ""
+        return ok(client.get(f"{self.list_url}{query}"))
+
+    def pytest_generate_tests(self, metafunc: pytest.Metafunc) -> None:
+        if "probe" in metafunc.fixturenames:
+            probes = (*self.filters, FilterProbe("ordering", f"-{self.orderings[0]}", "password"))
+            metafunc.parametrize("probe", probes, ids=[probe.id for probe in probes])
+        if "ordering" in metafunc.fixturenames:
+            orderings = [None, *(f"{sign}{name}" for name in self.orderings for sign in "-+")]
+            metafunc.parametrize(
+                "ordering",
+                [ordering and ordering.lstrip("+") for ordering in orderings],
+                ids=[ordering or "default" for ordering in orderings],
+            )
+
+    # -- read --------------------------------------------------------------------------------
+    def check_read_headers(self, response, row: Model) -> None:
+        """Resources with a version answer its ETag (see WriteContract)."""
+
+    def test_read_answers_the_representation(self, world):
+        row = self.make(world, world.ours)
+        response = world.ours.api.get(self.detail_url(row))
+
+        body = ok(response)
+        self.check_read_headers(response, row)
+        assert body["id"] == str(row.pk)
+        assert body["url"] == f"http://testserver{self.detail_url(row)}"
+        for name in ("created_at", "updated_at"):
+            assert sortable(body[name]) is not None, (name, body[name])
+        assert ok(world.ours.api.get(body["url"])) == body
+
+    def test_an_unknown_object_is_a_404_problem(self, world):
+        unknown = "00000000-0000-0000-0000-000000000000" if self.lookup == "id" else "NOPE-0"
+        assert_problem(world.ours.api.get(f"{self.list_url}{unknown}/"), 404, "not_found")
+
+    # -- lists -------------------------------------------------------------------------------
+    def test_the_links_walk_forward_and_back_without_gaps_or_duplicates(self, world, ordering):
+        pks = self.make_many(world, world.ours, 7)
+        tie(self.model, pks, self.tie_fields)
+        params = {"ordering": ordering} if ordering else {}
+        whole = self.list_page(world.ours.api, page_size=500, **params)
+        assert whole["next"] is None and whole["previous"] is None
+        expected = ids(whole["results"])
+        assert set(map(str, pks)) <= set(expected)
+        self.check_order(whole["results"], ordering or self.default_ordering)
+
+        first_url = f"{self.list_url}?{urlencode({'page_size': self.walk_page_size, **params})}"
+        forward = list(walk(world.ours.api, first_url, "next"))
+        assert forward[0]["previous"] is None
+        assert all(len(page["results"]) == self.walk_page_size for page in forward[:-1])
+        assert [row for page in forward for row in ids(page["results"])] == expected
+
+        backward = list(walk(world.ours.api, forward[-1]["previous"], "previous"))
+        assert [ids(page["results"]) for page in reversed(backward)] == [
+            ids(page["results"]) for page in forward[:-1]
+        ]
+        if backward:  # the first page, reached backwards, leads forward again
+            again = ok(world.ours.api.get(backward[-1]["next"]))
+            assert ids(again["results"]) == ids(forward[1]["results"])
+
+    def check_order(self, rows: list[dict], ordering: str) -> None:
+        """Dates and times are compared; text follows the database's collation, not Python's."""
+        name = ordering.lstrip("-")
+        values = [sortable(row.get(name)) for row in rows]
+        if name not in rows[0] or None in values:
+            return
+        assert values == sorted(values, reverse=ordering.startswith("-")), ordering
+
+    def test_page_size_defaults_to_50_and_is_capped_at_500(self, world):
+        self.make_many(world, world.ours, 501)
+        default = self.list_page(world.ours.api)
+        assert len(default["results"]) == 50 and default["next"]
+
+        capped = self.list_page(world.ours.api, page_size=501)
+        assert len(capped["results"]) == 500 and capped["next"]
+        rest = ok(world.ours.api.get(capped["next"]))
+        assert rest["results"] and rest["previous"]
+        assert not set(ids(capped["results"])) & set(ids(rest["results"]))
+
+    @pytest.mark.parametrize(
+        "page_size", ["0", "-1", "abc", "1.5", "1e3", str(10**30), "²", " 5", "0x10"]
+    )
+    def test_an_invalid_page_size_is_a_400_problem(self, world, page_size):
+        response = world.ours.api.get(self.list_url, {"page_size": page_size})
+        assert pointers(assert_problem(response, 400, "invalid")) == {"/page_size"}
+
+    def invalid_cursors(self, world: World) -> dict[str, str]:
+        def encoded(payload: Any) -> str:
+            return base64.urlsafe_b64encode(json.dumps(payload).encode()).decode().rstrip("=")
+
+        ordering = self.default_ordering
+        last_id = "00000000-0000-0000-0000-000000000000"
+        return {
+            "garbage": "not a cursor",
+            "not base64": "!!!",
+            "not JSON": base64.urlsafe_b64encode(b"\xff\xfe{").decode(),
+            "JSON list": encoded([1, 2]),
+            "missing members": encoded({"d": "next"}),
+            "unknown direction": encoded({"d": "up", "o": ordering, "v": 1, "i": last_id}),
+            "another ordering": encoded({"d": "next", "o": "-nothing", "v": 1, "i": last_id}),
+            "id not a uuid": encoded({"d": "next", "o": ordering, "v": 1, "i": "7"}),
+            "value of an unknown kind": encoded(
+                {"d": "next", "o": ordering, "v": {"x": "1"}, "i": last_id}
+            ),
+            "value a list": encoded({"d": "next", "o": ordering, "v": [1], "i": last_id}),
+            "value a bad date": encoded(
+                {"d": "next", "o": ordering, "v": {"dt": "yesterday"}, "i": last_id}
+            ),
+            "value of the wrong type": encoded(
+                {"d": "next", "o": ordering, "v": 12345, "i": last_id}
+            ),
+            "value a boolean": encoded({"d": "prev", "o": ordering, "v": True, "i": last_id}),
+            "value a naive time": encoded(
+                {"d": "next", "o": ordering, "v": {"dt": "2025-01-01T00:00:00"}, "i": last_id}
+            ),
+            "value a time outside UTC's range": encoded(
+                {"d": "next", "o": ordering, "v": {"dt": "0001-01-01T00:00:00+14:00"}, "i": last_id}
+            ),
+            "value with a NUL": encoded({"d": "next", "o": ordering, "v": "1C\x00", "i": last_id}),
+            "value null": encoded({"d": "next", "o": ordering, "v": None, "i": last_id}),
+            "non-ASCII": "é" * 10,
+            "huge": "A" * 20_000,
+        }
+
+    def test_an_invalid_cursor_is_a_400_problem(self, world):
+        self.make_many(world, world.ours, 3)
+        for case, cursor in self.invalid_cursors(world).items():
+            response = world.ours.api.get(self.list_url, {"cursor": cursor})
+            assert response.status_code == 400, (case, response.content[:500])
+            body = assert_problem(response, 400, "invalid")
+            assert pointers(body) == {"/cursor"}, case
+
+    # -- filters -----------------------------------------------------------------------------
+    def test_a_declared_filter_applies_a_valid_value(self, world, probe):
+        row = self.make(world, world.ours)
+        page = self.list_page(
+            world.ours.api, page_size=500, **{probe.name: probe.value(world, row)}
+        )
+        assert (str(row.pk) in ids(page["results"])) == probe.matches, probe
+
+    def test_a_declared_filter_refuses_a_malformed_value(self, world, probe):
+        self.make(world, world.ours)
+        response = world.ours.api.get(self.list_url, {probe.name: probe.invalid})
+        body = assert_problem(response, 400, "invalid")
+        assert pointers(body) == {probe.pointer or f"/{probe.name}"}, body
+
+    # -- authentication ----------------------------------------------------------------------
+    def test_no_key_is_401_with_www_authenticate(self, world):
+        row = self.make(world, world.ours)
+        for url in (self.list_url, self.detail_url(row)):
+            response = key_client().get(url)
+            assert_problem(response, 401, "not_authenticated")
+            assert response["WWW-Authenticate"] == "Api-Key"
+
+    def bad_keys(self, world: World) -> dict[str, str]:
+        revoked_row, revoked = api_key_create(
+            organization_name=world.ours.organization.name, name="revoked"
+        )
+        revoked_row.revoked = True
+        revoked_row.save()
+        expired_row, expired = api_key_create(
+            organization_name=world.ours.organization.name, name="expired"
+        )
+        expired_row.expiry_date = timezone.now() - dt.timedelta(minutes=1)
+        expired_row.save()
+        prefix, _, secret = world.ours.key.partition(".")
+        return {
+            "empty": "Api-Key ",
+            "malformed": "Api-Key not-a-key",
+            "no secret": f"Api-Key {prefix}",
+            "secret one short": f"Api-Key {prefix}.{secret[:-1]}",
+            "with a NUL": f"Api-Key {prefix}.{secret[:-1]}\x00",
+            "not ASCII": f"Api-Key {prefix}.{secret[:-1]}é",
+            "huge": "Api-Key " + "A" * 100_000,
+            "unknown": f"Api-Key {'A' * 8}.{'B' * 32}",
+            "known prefix, wrong secret": f"Api-Key {prefix}.{'C' * 32}",
+            "revoked": f"Api-Key {revoked}",
+            "expired": f"Api-Key {expired}",
+        }
+
+    def test_a_malformed_unknown_revoked_or_expired_key_is_401(self, world):
+        row = self.make(world, world.ours)
+        for case, header in self.bad_keys(world).items():
+            for url in (self.list_url, self.detail_url(row)):
+                response = APIClient().get(url, HTTP_AUTHORIZATION=header)
+                assert response.status_code == 401, (case, url, response.content[:500])
+                assert_problem(response, 401, "authentication_failed")
+                assert response["WWW-Authenticate"] == "Api-Key", case
+
+    def test_a_read_only_key_reads(self, world):
+        row = self.make(world, world.ours)
+        client = world.ours.read_only_client()
+        assert str(row.pk) in ids(self.list_page(client, page_size=500)["results"])
+        assert ok(client.get(self.detail_url(row)))["id"] == str(row.pk)
+
+    # -- queries -----------------------------------------------------------------------------
+    def queries_for_a_page(self, client: APIClient, page_size: int) -> int:
+        with CaptureQueriesContext(connection) as captured:
+            page = self.list_page(client, page_size=page_size)
+        assert len(page["results"]) == page_size
+        return len(captured)
+
+    def test_a_list_page_costs_the_same_queries_for_5_rows_as_for_50(self, world):
+        for _ in range(50):
+            self.make(world, world.ours)
+        few = self.queries_for_a_page(world.ours.api, 5)
+        many = self.queries_for_a_page(world.ours.api, 50)
+        assert few == many
+
+
+class TenancyContract:
+    """For the resources of an organization: another organization's rows do not exist."""
+
+    def foreign_requests(self, world: World, row: Model, actions: list[Action]) -> list[Request]:
+        url = self.detail_url(row)
+        requests = [Request("get", url), Request("head", url)]
+        if self.writable:
+            body = self.create_body(world)
+            for if_match in ('"1"', "*"):
+                headers = {"HTTP_IF_MATCH": if_match}
+                requests += [
+                    Request("patch", url, self.update_body(world), headers),
+                    Request("put", url, body, headers),
+                    Request("delete", url, None, headers),
+                ]
+        return requests + [
+            Request(action.method, f"{url}{action.suffix}", action.body) for action in actions
+        ]
+
+    def test_another_organizations_object_is_not_found(self, world):
+        theirs, actions = self.actions(world, world.theirs)
+        before, counts = frozen(theirs), table_counts()
+
+        for request in self.foreign_requests(world, theirs, actions):
+            response = request.send(world.ours.api)
+            if request.method == "head":
+                assert response.status_code == 404, request
+                continue
+            assert_problem(response, 404, "not_found")
+
+        assert frozen(theirs) == before
+        assert table_counts() == counts
+        # Their own key still sees it: the 404 was tenancy, not a broken row.
+        ok(world.theirs.api.get(self.detail_url(theirs)))
+
+    def test_a_list_never_shows_another_organizations_rows(self, world):
+        ours = self.make(world, world.ours)
+        theirs = self.make(world, world.theirs)
+        self.make_many(world, world.theirs, 3)
+
+        listed = ids(self.list_page(world.ours.api, page_size=500)["results"])
+        assert str(ours.pk) in listed
+        theirs_all = {
+            str(pk)
+            for pk in self.model._default_manager.filter(
+                organization=world.theirs.organization
+            ).values_list("pk", flat=True)
+        }
+        assert str(theirs.pk) in theirs_all
+        assert not theirs_all & set(listed)
+        # Filtered by their exporter, our list is empty rather than theirs.
+        if any(probe.name == "exporter" for probe in self.filters):
+            page = self.list_page(world.ours.api, exporter=str(world.theirs.exporter.pk))
+            assert page["results"] == []
+
+
+class WriteContract(ReadContract, TenancyContract):
+    """What a read-write resource answers: create, update and delete with If-Match."""
+
+    writable: ClassVar[bool] = True
+    # Request fields the representation shows as sent.
+    checked_fields: ClassVar[tuple[str, ...]] = ()
+    # False: DELETE is not offered (405). Applications can be deleted, in draft only.
+    deletable: ClassVar[bool] = True
+
+    # -- hooks -------------------------------------------------------------------------------
+    def create_body(self, world: World) -> dict:
+        raise NotImplementedError
+
+    def update_body(self, world: World) -> dict:
+        """A PATCH that changes something visible."""
+        raise NotImplementedError
+
+    def replace_body(self, world: World, current: dict) -> dict:
+        """A PUT: the create body with the PATCH applied, unless the resource says otherwise."""
+        return self.create_body(world) | self.update_body(world)
+
+    def create(self, world: World) -> tuple[dict, Any]:
+        response = world.ours.api.post(self.list_url, self.create_body(world), format="json")
+        return ok(response, 201), response
+
+    def check_read_headers(self, response, row: Model) -> None:
+        row.refresh_from_db()
+        assert response["ETag"] == f'"{row.version}"'
+
+    # -- create ------------------------------------------------------------------------------
+    def test_create_answers_201_with_location_etag_and_the_representation(self, world):
+        sent = self.create_body(world)
+        response = world.ours.api.post(self.list_url, sent, format="json")
+
+        body = ok(response, 201)
+        assert {"id", "url", "created_at", "updated_at"} <= set(body)
+        assert response["Location"] == body["url"]
+        assert body["url"] == f"http://testserver{self.list_url}{body['id']}/"
+        assert response["ETag"] == '"1"'
+        for name in self.checked_fields:
+            assert_shows(sent[name], body[name], f"/{name}")
+        read = world.ours.api.get(response["Location"])
+        assert ok(read) == body
+        assert read["ETag"] == response["ETag"]
+        row = self.model._default_manager.get(pk=body["id"])
+        assert row.organization_id == world.ours.organization.pk
+
+    # -- update ------------------------------------------------------------------------------
+    def test_update_with_if_match_answers_the_new_version(self, world):
+        created, _ = self.create(world)
+        change = self.update_body(world)
+
+        patched = world.ours.api.patch(created["url"], change, format="json", HTTP_IF_MATCH='"1"')
+        body = ok(patched)
+        assert patched["ETag"] == '"2"'
+        for name, value in change.items():
+            assert_shows(value, body[name], f"/{name}")
+        assert body["updated_at"] >= created["updated_at"]
+
+        replacement = self.replace_body(world, body)
+        put = world.ours.api.put(created["url"], replacement, format="json", HTTP_IF_MATCH='W/"2"')
+        assert ok(put)["id"] == created["id"]
+        assert put["ETag"] == '"3"'
+        assert world.ours.api.get(created["url"])["ETag"] == '"3"'
+
+    @pytest.mark.parametrize("method", ["patch", "put"])
+    @pytest.mark.parametrize("if_match", [None, "", "  "])
+    def test_an_update_without_if_match_is_428(self, world, method, if_match):
+        created, _ = self.create(world)
+        body = self.update_body(world) if method == "patch" else self.replace_body(world, created)
+        headers = {} if if_match is None else {"HTTP_IF_MATCH": if_match}
+        row_before = frozen(self.model._default_manager.get(pk=created["id"]))
+
+        response = getattr(world.ours.api, method)(created["url"], body, format="json", **headers)
+
+        assert_problem(response, 428, "precondition_required")
+        assert frozen(self.model._default_manager.get(pk=created["id"])) == row_before
+
+    @pytest.mark.parametrize("method", ["patch", "put"])
+    @pytest.mark.parametrize("if_match", ['"2"', '"0"', 'W/"99"', "not-an-etag", '"1" garbage'])
+    def test_an_update_with_a_stale_if_match_is_412(self, world, method, if_match):
+        created, _ = self.create(world)
+        body = self.update_body(world) if method == "patch" else self.replace_body(world, created)
+        row_before = frozen(self.model._default_manager.get(pk=created["id"]))
+
+        response = getattr(world.ours.api, method)(
+            created["url"], body, format="json", HTTP_IF_MATCH=if_match
+        )
+
+        assert_problem(response, 412, "precondition_failed")
+        assert frozen(self.model._default_manager.get(pk=created["id"])) == row_before
+
+    # -- delete ------------------------------------------------------------------------------
+    def test_delete_needs_the_current_etag_then_the_object_is_gone(self, world):
+        created, _ = self.create(world)
+        url = created["url"]
+        if not self.deletable:
+            assert_problem(world.ours.api.delete(url, HTTP_IF_MATCH="*"), 405)
+            assert self.model._default_manager.filter(pk=created["id"]).exists()
+            return
+        ok(world.ours.api.patch(url, self.update_body(world), format="json", HTTP_IF_MATCH='"1"'))
+
+        assert_problem(world.ours.api.delete(url), 428, "precondition_required")
+        assert_problem(world.ours.api.delete(url, HTTP_IF_MATCH='"1"'), 412, "precondition_failed")
+        assert self.model._default_manager.filter(pk=created["id"]).exists()
+
+        ok(world.ours.api.delete(url, HTTP_IF_MATCH='"2"'), 204)
+
+        assert not self.model._default_manager.filter(pk=created["id"]).exists()
+        assert_problem(world.ours.api.get(url), 404, "not_found")
+        assert_problem(world.ours.api.delete(url, HTTP_IF_MATCH="*"), 404, "not_found")
+        assert_problem(
+            world.ours.api.patch(url, self.update_body(world), format="json", HTTP_IF_MATCH="*"),
+            404,
+            "not_found",
+        )
+        assert created["id"] not in ids(self.list_page(world.ours.api, page_size=500)["results"])
+
+    # -- authorization -----------------------------------------------------------------------
+    def test_a_read_only_key_cannot_write(self, world):
+        row, actions = self.actions(world, world.ours)
+        url = self.detail_url(row)
+        read = world.ours.api.get(url)
+        current, etag = ok(read), {"HTTP_IF_MATCH": read["ETag"]}
+        writes = [
+            Request("post", self.list_url, self.create_body(world)),
+            Request("patch", url, self.update_body(world), etag),
+            Request("put", url, self.replace_body(world, current), etag),
+            Request("delete", url, None, etag),
+            *(
+                Request(action.method, f"{url}{action.suffix}", action.body)
+                for action in actions
+                if action.writes
+            ),
+        ]
+        client = world.ours.read_only_client()
+        before, counts = frozen(row), table_counts()
+
+        for request in writes:
+            assert_problem(request.send(client), 403, "permission_denied")
+
+        assert frozen(row) == before
+        assert table_counts() == counts
+
+    def test_a_write_without_a_key_is_401(self, world):
+        counts = table_counts()
+        response = key_client().post(self.list_url, self.create_body(world), format="json")
+        assert_problem(response, 401, "not_authenticated")
+        assert response["WWW-Authenticate"] == "Api-Key"
+        assert table_counts() == counts
+
+
+class ReadOnlyContract(ReadContract):
+    """A resource the API only reads: the writes it does not offer answer 405."""
+
+    def test_writes_are_405_problems(self, world):
+        row = self.make(world, world.ours)
+        url = self.detail_url(row)
+        counts = table_counts()
+        for request in (
+            Request("post", self.list_url, {}),
+            Request("put", url, {}, {"HTTP_IF_MATCH": "*"}),
+            Request("patch", url, {}, {"HTTP_IF_MATCH": "*"}),
+            Request("delete", url, None, {"HTTP_IF_MATCH": "*"}),
+        ):
+            response = request.send(world.ours.api)
+            assert_problem(response, 405, "method_not_allowed")
+            assert request.method.upper() not in response["Allow"], request
+        assert table_counts() == counts

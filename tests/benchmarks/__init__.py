@@ -1,0 +1,1 @@
+"""`make bench`: performance measured side by side on PostgreSQL; see run.py."""

@@ -13,24 +13,26 @@ import pytest
 from django.db import close_old_connections, connection, transaction
 
 from licensing.models import DelayAlert, StatusChange, WebhookDelivery
-from licensing.services.delays import delays_scan
+from licensing.services.delays import alerts_resolve, delays_scan
 from licensing.services.webhooks import (
     PAYLOAD_MAX_BYTES,
-    webhook_alerts_raised,
-    webhook_alerts_resolved,
-    webhook_application_status_changed,
     webhook_events_record,
 )
 from tests.delays.conftest import CRITICAL_DAY, accepted_application, beijing, clock  # noqa: F401
 from tests.webhooks.conftest import make_endpoint
 
 
-def bodies(endpoint) -> list[dict]:
+def bodies(endpoint, prefix: str = "") -> list[dict]:
+    """The endpoint's event bodies in sequence order, those whose type starts with `prefix`."""
     return [
-        json.loads(body)
-        for body in WebhookDelivery.objects.filter(endpoint=endpoint)
-        .order_by("sequence")
-        .values_list("body", flat=True)
+        body
+        for body in (
+            json.loads(raw)
+            for raw in WebhookDelivery.objects.filter(endpoint=endpoint)
+            .order_by("sequence")
+            .values_list("body", flat=True)
+        )
+        if body["type"].startswith(prefix)
     ]
 
 
@@ -46,12 +48,10 @@ def test_raised_escalated_and_resolved_alerts_send_one_event_each(
         organization=organization, exporter=exporter, authority=mofcom
     )
     clock.set(beijing(CRITICAL_DAY))
-    report = delays_scan()
+    report = delays_scan()  # the scan records the events itself, in its transaction
     assert len(report.raised) == 2  # warning, then critical escalating it
 
-    webhook_alerts_raised(report.raised)
-
-    raised, escalated = bodies(endpoint)
+    raised, escalated = bodies(endpoint, "alert.")
     assert [raised["type"], escalated["type"]] == ["alert.raised", "alert.escalated"]
     warning = DelayAlert.objects.get(level="warning")
     assert raised["data"]["alert"]["id"] == str(warning.pk)
@@ -63,14 +63,18 @@ def test_raised_escalated_and_resolved_alerts_send_one_event_each(
     )
     assert escalated["data"]["alert"]["escalates"]["id"] == str(warning.pk)
     assert escalated["data"]["alert"]["level"] == "critical"
-    assert [raised["sequence"], escalated["sequence"]] == [1, 2]
+    assert escalated["sequence"] == raised["sequence"] + 1
 
-    DelayAlert.objects.update(resolved_at=clock(), resolution="The application is approved.")
-    webhook_alerts_resolved([warning.pk])
+    alerts_resolve(
+        alerts=DelayAlert.objects.filter(pk=warning.pk),
+        reason="The application is approved.",
+        now=clock(),
+    )
     resolved = bodies(endpoint)[-1]
     assert resolved["type"] == "alert.resolved"
     assert resolved["data"]["alert"]["state"] == "resolved"
     assert resolved["data"]["alert"]["resolution"] == "The application is approved."
+    assert len(bodies(endpoint, "alert.")) == 3  # each alert event exactly once
     for body in bodies(endpoint):
         assert len(json.dumps(body).encode()) < PAYLOAD_MAX_BYTES
 
@@ -86,14 +90,16 @@ def test_a_status_change_sends_license_application_status_changed(
     application = accepted_application(
         organization=organization, exporter=exporter, authority=mofcom
     )
-    change = StatusChange.objects.filter(application=application).latest("occurred_at")
-
-    webhook_application_status_changed([change])
-
-    (body,) = bodies(endpoint)
-    assert body["type"] == "license_application.status_changed"
-    assert body["data"]["change"]["to_status"] == "under_review"
-    assert body["data"]["application"]["id"] == str(application.pk)
+    # Each transition of the walk (submitted, accepted, under_review) recorded its event.
+    changes = bodies(endpoint, "license_application.status_changed")
+    assert [body["data"]["change"]["to_status"] for body in changes] == [
+        "submitted",
+        "accepted",
+        "under_review",
+    ]
+    assert {body["data"]["application"]["id"] for body in changes} == {str(application.pk)}
+    latest = StatusChange.objects.filter(application=application).latest("occurred_at")
+    assert changes[-1]["data"]["change"]["id"] == str(latest.pk)
 
 
 @pytest.mark.django_db(transaction=True, serialized_rollback=True)

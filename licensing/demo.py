@@ -33,6 +33,7 @@ from licensing.services.applications import (
     application_transition,
     clock_stop_record,
 )
+from licensing.services.delays import delays_scan
 from licensing.services.exporters import exporter_create
 from licensing.services.lines import LineInput
 from licensing.services.shipments import shipment_create, shipment_transition
@@ -251,6 +252,10 @@ class DemoLoader:
             self._shipment(organization, exporters, applications, *spec)
         self._webhook_endpoint(organization)
         self.stdout.write(f"Demo data: {self.created} rows created (existing ones kept).")
+        # One scan now, so the alerts are there at once (beat's first scan waits an interval);
+        # their webhook deliveries are queued and reach the demo receiver when the worker starts.
+        report = delays_scan()
+        self.stdout.write(f"Delay scan: {len(report.raised)} alerts raised.")
 
     def _webhook_endpoint(self, organization) -> None:
         """The endpoint of `webhook_listen`, which `make run` starts: alerts arrive there live."""

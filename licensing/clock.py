@@ -17,10 +17,9 @@ have no statutory deadline.
 
 from __future__ import annotations
 
-import bisect
 import datetime as dt
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from zoneinfo import ZoneInfo
 
 from django.utils import timezone
@@ -91,6 +90,43 @@ def _paused_dates(
     return paused
 
 
+@dataclass(frozen=True)
+class ClockDays:
+    """The counting days of one application's clock, for both units.
+
+    `paused` holds the dates on which the clock did not run (see `_paused_dates`).
+    """
+
+    start: dt.date
+    today: dt.date
+    calendar: WorkingCalendar
+    paused: frozenset[dt.date] = field(default_factory=frozenset)
+
+    def _counts(self, day: dt.date, unit: str) -> bool:
+        if day in self.paused:
+            return False
+        return unit != PeriodUnit.WORKING_DAYS or self.calendar.is_working_day(day)
+
+    def day_reaching(self, count: int, unit: str, *, start: dt.date | None = None) -> dt.date:
+        """The day on which `count` counting days after `start` (default: the clock start) are reached."""
+        day = start or self.start
+        if count <= 0:
+            return day
+        paused = sorted(p for p in self.paused if p > day)
+        if unit == PeriodUnit.WORKING_DAYS:
+            paused = [p for p in paused if self.calendar.is_working_day(p)]
+        skipped = 0
+        while True:
+            if unit == PeriodUnit.WORKING_DAYS:
+                candidate = self.calendar.add_working_days(day, count + skipped)
+            else:
+                candidate = day + dt.timedelta(days=count + skipped)
+            inside = sum(1 for p in paused if p <= candidate)
+            if inside == skipped:
+                return candidate
+            skipped = inside
+
+
 def compute_clock(
     *,
     clock_started_at: dt.datetime | None,
@@ -112,11 +148,7 @@ def compute_clock(
     end = _local_date(decided_at if decided_at else now, zone)
     paused = _paused_dates(events, stops, start=start, end=end, zone=zone)
     working = unit == PeriodUnit.WORKING_DAYS
-
-    def counts(day: dt.date) -> bool:
-        return not working or calendar.is_working_day(day)
-
-    paused_counting = sorted(day for day in paused if counts(day))
+    paused_counting = [day for day in paused if not working or calendar.is_working_day(day)]
     if working:
         elapsed_gross = calendar.working_days_between(start, end)
     else:
@@ -125,17 +157,8 @@ def compute_clock(
 
     deadline = None
     if has_deadline:
-        # The deadline moves out by each paused counting day that falls before it.
-        skipped = 0
-        while True:
-            if working:
-                deadline = calendar.add_working_days(start, period + skipped)
-            else:
-                deadline = start + dt.timedelta(days=period + skipped)
-            inside = bisect.bisect_right(paused_counting, deadline)
-            if inside == skipped:
-                break
-            skipped = inside
+        days = ClockDays(start=start, today=end, calendar=calendar, paused=frozenset(paused))
+        deadline = days.day_reaching(period, unit)
     return ApplicationClock(
         clock_started_at=clock_started_at,
         unit=unit,

@@ -19,10 +19,11 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Iterable
+from dataclasses import dataclass
 
 from core.calendars import WorkingCalendar
+from licensing.clock import ClockDays
 from licensing.models.catalogue import PeriodUnit
 from licensing.models.levels import DELAY_LEVEL_RANK, DelayLevel
 
@@ -103,40 +104,6 @@ def select_rule(rules: Iterable[RuleSpec], scope: ApplicationScope, fallback: Ru
 
 
 @dataclass(frozen=True)
-class ClockDays:
-    """The counting days of one application's clock, for both units."""
-
-    start: dt.date
-    today: dt.date
-    calendar: WorkingCalendar
-    paused: frozenset[dt.date] = field(default_factory=frozenset)
-
-    def _counts(self, day: dt.date, unit: str) -> bool:
-        if day in self.paused:
-            return False
-        return unit != PeriodUnit.WORKING_DAYS or self.calendar.is_working_day(day)
-
-    def day_reaching(self, count: int, unit: str, *, start: dt.date | None = None) -> dt.date:
-        """The day on which `count` counting days after `start` (default: the clock start) are reached."""
-        day = start or self.start
-        if count <= 0:
-            return day
-        paused = sorted(p for p in self.paused if p > day)
-        if unit == PeriodUnit.WORKING_DAYS:
-            paused = [p for p in paused if self.calendar.is_working_day(p)]
-        skipped = 0
-        while True:
-            if unit == PeriodUnit.WORKING_DAYS:
-                candidate = self.calendar.add_working_days(day, count + skipped)
-            else:
-                candidate = day + dt.timedelta(days=count + skipped)
-            inside = sum(1 for p in paused if p <= candidate)
-            if inside == skipped:
-                return candidate
-            skipped = inside
-
-
-@dataclass(frozen=True)
 class LevelPoint:
     level: str
     repeat_index: int
@@ -148,9 +115,6 @@ class DelayAssessment:
     level: str
     reached: tuple[LevelPoint, ...]
     next_point: LevelPoint | None
-
-
-NOT_WAITING = DelayAssessment(level=DelayLevel.NONE, reached=(), next_point=None)
 
 
 def assess_levels(rule: RuleSpec, days: ClockDays, deadline: dt.date | None) -> DelayAssessment:
@@ -186,15 +150,6 @@ def assess_levels(rule: RuleSpec, days: ClockDays, deadline: dt.date | None) -> 
 
 
 # -- shipments -------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class ShipmentAssessment:
-    at_risk: bool
-    expiring_level: (
-        str  # DelayLevel.NONE, WARNING (expires within the window) or CRITICAL (before ship date)
-    )
-    next_check_on: dt.date | None
 
 
 def latest_filing_day(
@@ -244,7 +199,3 @@ def assess_license_expiry(
     if today >= warn_from:
         return DelayLevel.WARNING, None
     return DelayLevel.NONE, warn_from
-
-
-def highest(levels: Sequence[str]) -> str:
-    return max(levels, key=DELAY_LEVEL_RANK.__getitem__, default=DelayLevel.NONE)

@@ -24,7 +24,14 @@ from django.utils import timezone
 from core.actors import Actor
 from core.calendars import working_calendar
 from core.concurrency import claim_version
-from licensing.clock import StatusEvent, StopPeriod, _local_date, _paused_dates, compute_clock
+from licensing.clock import (
+    ClockDays,
+    StatusEvent,
+    StopPeriod,
+    _local_date,
+    _paused_dates,
+    compute_clock,
+)
 from licensing.models import (
     ApplicationStatus,
     LicenseApplication,
@@ -38,7 +45,6 @@ from licensing.models.levels import DelayLevel
 from licensing.services.webhooks import webhook_alerts_raised, webhook_alerts_resolved
 from licensing.thresholds import (
     ApplicationScope,
-    ClockDays,
     LevelSpec,
     RuleSpec,
     assess_levels,

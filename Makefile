@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 PORT ?= 8000
 INSTALLED := $(VENV)/.installed-$(shell cksum requirements.lock | cut -d' ' -f1)
 
-.PHONY: install run test lint format schema lock bench clean
+.PHONY: install run test browser lint format schema lock bench clean
 
 $(INSTALLED): requirements.lock
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -21,8 +21,20 @@ run: install
 	$(BIN)/python manage.py load_demo
 	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/honcho start -f Procfile -p $(PORT)
 
-## Lint, the whole test suite, and the schema drift check.
-test: install
+## Debian's chromium for the browser test (tests/browser), installed when /usr/bin/chromium is
+## missing; apt-get update runs only when the install fails without it. If it cannot be
+## installed, the browser test fails in CI (REQUIRE_SERVICES=1) and is skipped locally.
+CHROMIUM_INSTALL := DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends chromium
+browser:
+	@test -x /usr/bin/chromium || { \
+	  sudo=""; [ "$$(id -u)" = 0 ] || sudo="sudo"; \
+	  echo "Installing Debian's chromium for the browser test"; \
+	  $$sudo env $(CHROMIUM_INSTALL) \
+	  || { $$sudo env DEBIAN_FRONTEND=noninteractive apt-get update -q && $$sudo env $(CHROMIUM_INSTALL); } \
+	  || echo "WARNING: could not install chromium; tests/browser will fail in CI and skip locally"; }
+
+## Lint, the whole test suite (the browser test included), and the schema drift check.
+test: install browser
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	DJANGO_SETTINGS_MODULE=config.settings.test $(BIN)/python manage.py makemigrations --check --dry-run

@@ -6,13 +6,15 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, Spec
 
 from core.api.problems import api_page_not_found, problem_type_view
 from core.views import healthz
+from licensing.admin.dashboard import admin_urls_with_dashboard
 
 handler400 = "core.api.problems.api_bad_request"
 handler404 = "core.api.problems.api_page_not_found"
 handler500 = "core.api.problems.api_server_error"
 
 urlpatterns = [
-    path("admin/", admin.site.urls),
+    # The admin, with the "Delays" dashboard at admin/delays/ (admin:delay-dashboard).
+    path("admin/", admin_urls_with_dashboard(admin.site)),
     path("api/v1/schema/", SpectacularAPIView.as_view(api_version="v1"), name="schema"),
     path("api/v1/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="swagger-ui"),
     path(

@@ -1,8 +1,12 @@
-"""Base models and the calendar exceptions table."""
+"""Base models, the calendar exceptions table and the audit trail."""
 
 import uuid
 
+from django.conf import settings
+from django.contrib.contenttypes.models import ContentType
+from django.core.serializers.json import DjangoJSONEncoder
 from django.db import models
+from django.utils import timezone
 
 
 class TimeStampedModel(models.Model):
@@ -79,3 +83,65 @@ class IdempotencyRecord(models.Model):
 
     def __str__(self) -> str:
         return f"{self.scope} {self.key} ({self.state})"
+
+
+class ObjectChange(models.Model):
+    """One change to one object: who made it, when, under which request id, and what moved.
+
+    Written by the services in the transaction of the change itself (core.audit), by the
+    admin for saves that bypass the services, and by the delay scan in bulk. `changes` maps
+    each field to `[before, after]`; secrets are recorded as "[redacted]". `object_id` is a
+    string because primary keys are UUIDs, integers and API key ids. Rows of an
+    application's lines, clock stops and alerts name it as their `parent`, so its history
+    shows them too. `organization_id` (no foreign key either) scopes the trail to a tenant. Rows are never changed; only the retention purge deletes them
+    (core.audit.audit_purge_expired), so the model has no add, change or delete permission.
+    """
+
+    class Action(models.TextChoices):
+        CREATE = "create"
+        UPDATE = "update"
+        DELETE = "delete"
+        TRANSITION = "transition"
+
+    time = models.DateTimeField(default=timezone.now, db_index=True)
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        help_text="The staff user who acted, if one did; kept as `actor_label` after the user goes.",
+    )
+    actor_label = models.CharField(
+        max_length=200, help_text='Who acted, e.g. "user:alice", "api-key:erp (Xk3v9Qa2)".'
+    )
+    request_id = models.CharField(max_length=128, blank=True, db_index=True)
+    action = models.CharField(max_length=16, choices=Action.choices)
+    content_type = models.ForeignKey(ContentType, on_delete=models.PROTECT, related_name="+")
+    object_id = models.CharField(max_length=255)
+    object_repr = models.CharField(max_length=200)
+    parent_content_type = models.ForeignKey(
+        ContentType, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    parent_object_id = models.CharField(max_length=255, blank=True)
+    changes = models.JSONField(default=dict, blank=True, encoder=DjangoJSONEncoder)
+    organization_id = models.CharField(
+        max_length=64,
+        blank=True,
+        db_index=True,
+        help_text="The tenant the object belongs to; blank for shared reference data.",
+    )
+
+    class Meta:
+        ordering = ("-time", "-id")
+        default_permissions = ("view",)
+        indexes = [
+            models.Index(fields=("content_type", "object_id", "time"), name="objectchange_object"),
+            models.Index(
+                fields=("parent_content_type", "parent_object_id", "time"),
+                name="objectchange_parent",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.time:%Y-%m-%d %H:%M:%S} {self.actor_label} {self.action} {self.object_repr}"

@@ -7,6 +7,8 @@ the same rules as production. Loading is idempotent: rows are keyed by their ref
 from __future__ import annotations
 
 import datetime as dt
+import math
+import random
 from dataclasses import dataclass
 from decimal import Decimal
 from zoneinfo import ZoneInfo
@@ -20,12 +22,15 @@ from core.calendars import working_calendar
 from core.errors import DomainError
 from core.uscc import uscc_check_character
 from licensing.models import (
+    ApplicationLine,
+    ApplicationStatus,
     ControlledItem,
     Exporter,
     LicenseApplication,
     LicensingAuthority,
     Organization,
     Shipment,
+    StatusChange,
     WebhookEndpoint,
 )
 from licensing.services.applications import (
@@ -35,6 +40,7 @@ from licensing.services.applications import (
 )
 from licensing.services.delays import delays_scan
 from licensing.services.exporters import exporter_create
+from licensing.services.forecasts import forecast_refresh_all
 from licensing.services.lines import LineInput
 from licensing.services.shipments import shipment_create, shipment_transition
 from licensing.services.webhooks import webhook_endpoint_create
@@ -220,6 +226,32 @@ SHIPMENTS = [
 ]
 
 
+# The decided history the forecast learns from: (item, destination, exporter, how many,
+# median working days, spread (log sd), share denied, share withdrawn). Counts differ so
+# that the open demo applications rest on different levels: 1C905 to Germany has its own
+# history; 1C904 to Germany borrows the item's; tungsten items the family's; magnets to the
+# US (slow, often denied) have little; germanium almost none.
+HISTORY = [
+    ("1C905", "DE", "jlmag", 70, 38, 0.30, 0.03, 0.04),
+    ("1C905", "JP", "jlmag", 40, 35, 0.30, 0.03, 0.04),
+    ("1C905", "US", "jlmag", 25, 55, 0.40, 0.25, 0.08),
+    ("1C904", "DE", "jlmag", 12, 40, 0.30, 0.03, 0.04),
+    ("1C904", "JP", "jlmag", 20, 37, 0.30, 0.03, 0.04),
+    ("1C902", "TH", "jlmag", 35, 33, 0.25, 0.02, 0.03),
+    ("1C903", "JP", "jlmag", 18, 36, 0.30, 0.03, 0.04),
+    ("1C117.c", "DE", "haisheng", 15, 30, 0.25, 0.02, 0.05),
+    ("1C117.d", "JP", "haisheng", 14, 31, 0.25, 0.02, 0.05),
+    ("1C117.d", "DE", "haisheng", 16, 29, 0.25, 0.02, 0.05),
+    ("CN-18-MAG", "US", "jlmag", 8, 60, 0.40, 0.30, 0.10),
+    ("CN-18-MAG", "DE", "jlmag", 30, 42, 0.30, 0.04, 0.04),
+    ("CN-23-GA", "US", "gallium", 12, 58, 0.40, 0.40, 0.10),
+    ("CN-23-GA", "DE", "gallium", 25, 40, 0.30, 0.05, 0.04),
+    ("CN-23-GE", "DE", "gallium", 5, 41, 0.30, 0.05, 0.04),
+]
+HISTORY_PREFIX = "HIST-"
+HISTORY_MONTHS = 18
+
+
 def working_days_before(today: dt.date, count: int) -> dt.date:
     calendar = working_calendar("CN")
     day = today
@@ -251,11 +283,127 @@ class DemoLoader:
         for spec in SHIPMENTS:
             self._shipment(organization, exporters, applications, *spec)
         self._webhook_endpoint(organization)
+        self._decided_history(organization, exporters)
         self.stdout.write(f"Demo data: {self.created} rows created (existing ones kept).")
+        # The nightly forecast refit, now: the open applications show their expected decision
+        # at once, and the scan below reads their p90 for the shipments' at-risk check.
+        forecast = forecast_refresh_all()
+        self.stdout.write(
+            f"Forecast: {forecast.curves} decision-time curves, {forecast.applications} open "
+            f"applications with a window ({forecast.statutory_fallbacks} on the statutory deadline)."
+        )
         # One scan now, so the alerts are there at once (beat's first scan waits an interval);
         # their webhook deliveries are queued and reach the demo receiver when the worker starts.
         report = delays_scan()
         self.stdout.write(f"Delay scan: {len(report.raised)} alerts raised.")
+
+    @transaction.atomic
+    def _decided_history(self, organization, exporters) -> None:
+        """A few hundred applications decided over the last 18 months, written in bulk.
+
+        Stored as the services leave a decided application (status history, decision times),
+        but inserted with bulk_create: walking each through the services would take minutes.
+        Skipped when the organization already has them.
+        """
+        if LicenseApplication.objects.filter(
+            organization=organization, authority_reference__startswith=HISTORY_PREFIX
+        ).exists():
+            return
+        rng = random.Random(20251009)
+        authority = LicensingAuthority.objects.get(code="CN-MOFCOM")
+        calendar = working_calendar(authority.calendar_country)
+        items = {item.control_code: item for item in ControlledItem.objects.all()}
+        first_start = self.today - dt.timedelta(days=HISTORY_MONTHS * 30)
+        applications, lines, changes = [], [], []
+        number = 0
+        for code, destination, exporter, count, median, spread, denied, withdrawn in HISTORY:
+            for _ in range(count):
+                number += 1
+                # Draw until the decision lies in the past: the history holds decisions only.
+                while True:
+                    start = first_start + dt.timedelta(days=rng.randint(0, HISTORY_MONTHS * 30))
+                    days = max(5, round(rng.lognormvariate(math.log(median), spread)))
+                    decided_on = calendar.add_working_days(start, days)
+                    if calendar.is_working_day(start) and decided_on < self.today:
+                        break
+                outcome = rng.random()
+                if outcome < withdrawn:
+                    status = ApplicationStatus.WITHDRAWN
+                    # Withdrawn part-way through the wait, not on the day of a decision.
+                    days = max(1, round(days * rng.uniform(0.2, 0.9)))
+                    decided_on = calendar.add_working_days(start, days)
+                elif outcome < withdrawn + denied:
+                    status = ApplicationStatus.DENIED
+                else:
+                    status = ApplicationStatus.APPROVED
+                accepted_at = _at(start)
+                decided_at = _at(decided_on)
+                application = LicenseApplication(
+                    organization=organization,
+                    exporter=exporters[exporter],
+                    authority=authority,
+                    license_type="single",
+                    status=status,
+                    end_user_name="Rheinland Motoren GmbH"
+                    if destination == "DE"
+                    else f"Demo buyer ({destination})",
+                    end_user_country=destination,
+                    end_use="Manufacture of permanent-magnet motors and tooling (demo history).",
+                    destination_country=destination,
+                    authority_reference=f"{HISTORY_PREFIX}{number:04d}",
+                    license_number=f"LIC-HIST-{number:04d}"
+                    if status == ApplicationStatus.APPROVED
+                    else "",
+                    valid_from=decided_on if status == ApplicationStatus.APPROVED else None,
+                    valid_until=decided_on + dt.timedelta(days=364)
+                    if status == ApplicationStatus.APPROVED
+                    else None,
+                    submitted_at=accepted_at - dt.timedelta(days=3),
+                    accepted_at=accepted_at,
+                    clock_started_at=accepted_at,
+                    decided_at=decided_at,
+                    decision_working_days=days,
+                    decision_calendar_days=(decided_on - start).days,
+                    version=5,
+                )
+                applications.append(application)
+                lines.append(
+                    ApplicationLine(
+                        application=application,
+                        item=items[code],
+                        quantity=Decimal(rng.choice([50, 100, 200, 500, 1000])),
+                        unit="kg",
+                    )
+                )
+                steps = [
+                    (
+                        ApplicationStatus.DRAFT,
+                        ApplicationStatus.SUBMITTED,
+                        accepted_at - dt.timedelta(days=3),
+                    ),
+                    (ApplicationStatus.SUBMITTED, ApplicationStatus.ACCEPTED, accepted_at),
+                    (
+                        ApplicationStatus.ACCEPTED,
+                        ApplicationStatus.UNDER_REVIEW,
+                        accepted_at + dt.timedelta(hours=2),
+                    ),
+                    (ApplicationStatus.UNDER_REVIEW, status, decided_at),
+                ]
+                changes.extend(
+                    StatusChange(
+                        application=application,
+                        from_status=from_status,
+                        to_status=to_status,
+                        occurred_at=occurred_at,
+                        actor_label=DEMO.label,
+                        note="Demo history.",
+                    )
+                    for from_status, to_status, occurred_at in steps
+                )
+        LicenseApplication.objects.bulk_create(applications, batch_size=500)
+        ApplicationLine.objects.bulk_create(lines, batch_size=500)
+        StatusChange.objects.bulk_create(changes, batch_size=500)
+        self.created += len(applications)
 
     def _webhook_endpoint(self, organization) -> None:
         """The endpoint of `webhook_listen`, which `make run` starts: alerts arrive there live."""

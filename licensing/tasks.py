@@ -6,6 +6,7 @@ from celery import shared_task
 
 from core.request_id import request_id_scope
 from licensing.services.delays import delays_mark_due, delays_scan
+from licensing.services.forecasts import forecast_refresh_all
 from licensing.services.webhooks import webhook_deliveries_sweep, webhook_delivery_attempt
 
 logger = logging.getLogger(__name__)
@@ -51,3 +52,19 @@ def sweep_webhook_deliveries() -> int:
     """Queue overdue deliveries that no task is carrying (Celery beat, every WEBHOOK_SWEEP_INTERVAL_SECONDS)."""
     with request_id_scope():
         return webhook_deliveries_sweep()
+
+
+# Longer limits than the default: at 1,000,000 decided and 100,000 open applications the
+# refit reads everything once (see tests/benchmarks/bench_forecast.py for its time).
+@shared_task(soft_time_limit=30 * 60, time_limit=35 * 60)
+def refresh_forecasts() -> dict:
+    """The nightly refit of the decision-time curves and every open window (Celery beat)."""
+    with request_id_scope():
+        report = forecast_refresh_all()
+        return {
+            "curves": report.curves,
+            "applications": report.applications,
+            "written": report.written,
+            "statutory_fallbacks": report.statutory_fallbacks,
+            "moved": len(report.moved),
+        }

@@ -175,7 +175,8 @@ def assess_shipment_risk(
 ) -> tuple[bool, dt.date | None]:
     """At risk when the decision is expected after ship date minus the buffer.
 
-    `expected_decision` is never before today (the caller takes max(deadline, today)). Without an expected decision (no application, clock not started, no statutory deadline),
+    `expected_decision` is never before today (the caller takes max(expected, today), where
+    expected is the forecast's p90 when it rests on history, else the statutory deadline). Without an expected decision (no application, clock not started, no statutory deadline),
     at risk from the day after `filing_deadline` on. Returns (at_risk, next day to check).
     """
     latest_decision = ship_date - dt.timedelta(days=buffer_days)

@@ -4,9 +4,12 @@ Every environment variable the service reads is read here, through django-enviro
 this file is the one list of what can be configured (the README documents each one).
 """
 
+from datetime import timedelta
 from pathlib import Path
 
 import environ
+from celery.schedules import crontab
+from django.core.exceptions import ImproperlyConfigured
 
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
 env = environ.Env()
@@ -37,6 +40,8 @@ INSTALLED_APPS = [
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "rest_framework_api_key",
+    "import_export",
+    "axes",
     "core",
     "licensing",
 ]
@@ -51,6 +56,8 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # Keep last: turns a login refused by the lockout into the lockout page (django-axes).
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "config.urls"
@@ -101,6 +108,20 @@ else:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
 
 # --- Auth -------------------------------------------------------------------------------
+# Staff log in with Django's own authentication; django-axes refuses logins for a username
+# from an address after LOGIN_FAILURE_LIMIT failures, for LOGIN_COOLOFF_MINUTES. The API
+# authenticates with API keys and never reaches these backends.
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+AXES_FAILURE_LIMIT = env.int("LOGIN_FAILURE_LIMIT", default=5)
+AXES_COOLOFF_TIME = timedelta(minutes=env.int("LOGIN_COOLOFF_MINUTES", default=15))
+# Username and address together: one attacker cannot lock every account out from one
+# address, nor lock one account out for everyone. Behind a proxy REMOTE_ADDR is the proxy's.
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True
+AXES_LOCKOUT_TEMPLATE = "admin/locked_out.html"
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
@@ -174,6 +195,21 @@ CELERY_BEAT_SCHEDULE = {
     },
     "purge-idempotency-keys": {"task": "core.tasks.purge_idempotency_keys", "schedule": 60 * 60},
 }
+# --- Expected decision forecast (licensing.forecast, licensing.services.forecasts) ----------
+# A fallback level (authority+item+destination, authority+item, authority+material family,
+# authority) is used when at least this many decisions in it came at or after the
+# application's current age; below that at every level, the window is the statutory deadline.
+FORECAST_MIN_SAMPLE = env.int("FORECAST_MIN_SAMPLE", default=20)
+# Per-level overrides, e.g. {"authority": 50}; levels not named use FORECAST_MIN_SAMPLE.
+FORECAST_MIN_SAMPLE_BY_LEVEL: dict[str, int] = {}
+# The nightly refit runs at this UTC hour, minute 30 (16:30 UTC is 00:30 in Beijing: the
+# authority's day has just turned, so every age has grown by its day).
+FORECAST_REFRESH_HOUR_UTC = env.int("FORECAST_REFRESH_HOUR_UTC", default=16)
+CELERY_BEAT_SCHEDULE["refresh-forecasts"] = {
+    "task": "licensing.tasks.refresh_forecasts",
+    "schedule": crontab(minute=30, hour=FORECAST_REFRESH_HOUR_UTC),
+    "options": {"expires": 60 * 60},
+}
 
 # --- Webhooks (licensing.services.webhooks, core.webhooks) --------------------------------
 # Networks exempt from the SSRF checks, e.g. "127.0.0.0/8" for a local receiver; empty in
@@ -211,6 +247,19 @@ CELERY_BEAT_SCHEDULE["sweep-webhook-deliveries"] = {
     "task": "licensing.tasks.sweep_webhook_deliveries",
     "schedule": WEBHOOK_SWEEP_INTERVAL_SECONDS,
     "options": {"expires": WEBHOOK_SWEEP_INTERVAL_SECONDS},
+}
+
+# --- Audit trail (core.audit) ----------------------------------------------------------------
+# Days an audit row is kept before the daily purge deletes it; at least 5 years (1827 days).
+AUDIT_RETENTION_DAYS = env.int("AUDIT_RETENTION_DAYS", default=2557)
+if AUDIT_RETENTION_DAYS < 1827:
+    raise ImproperlyConfigured(
+        f"AUDIT_RETENTION_DAYS is {AUDIT_RETENTION_DAYS}; audit rows are kept at least "
+        "1827 days (5 years)."
+    )
+CELERY_BEAT_SCHEDULE["purge-audit-trail"] = {
+    "task": "core.tasks.purge_audit_trail",
+    "schedule": 24 * 60 * 60,
 }
 
 # --- Logging ----------------------------------------------------------------------------
@@ -331,6 +380,9 @@ DELAY_SCAN_BATCH_SIZE = env.int("DELAY_SCAN_BATCH_SIZE", default=500)
 # Calendar years precomputed for working-day arithmetic; far enough for any open case.
 WORKING_CALENDAR_FIRST_YEAR = 2015
 WORKING_CALENDAR_YEARS_AHEAD = 3
+# Lead-time statistics (GET /api/v1/stats/lead-times/) add every organization's decision
+# times, anonymised and only in large enough groups, when on (licensing.selectors.lead_times).
+SHARE_ANONYMOUS_STATS = env.bool("SHARE_ANONYMOUS_STATS", default=False)
 # The demo admin that `make run` creates (local settings only).
 DEMO_ADMIN_USERNAME = env.str("DEMO_ADMIN_USERNAME", default="admin")
 DEMO_ADMIN_PASSWORD = env.str("DEMO_ADMIN_PASSWORD", default="admin-demo-password")

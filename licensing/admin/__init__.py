@@ -1,7 +1,16 @@
-"""The compliance officers' admin.
+"""The compliance officers' admin: a workbench, not a database browser.
+
+- applications.py, shipments.py, delays.py: the work queues (most urgent first), their
+  workflow actions and the application page with its history, alerts and shipments;
+  threshold rules with a preview before saving.
+- actions.py, forms.py: per-row outcomes and the intermediate forms of the actions.
+- filters.py, display.py: the queues' filters and badges (licensing/static/licensing/admin.css).
+- scoping.py: staff who are not superusers see only their organizations' rows.
+- imports.py, dashboard.py: import/export and the "Delays" dashboard.
 
 Status fields are read-only here: statuses change only through the workflow services
-(licensing.services), so the admin never becomes a second code path.
+(licensing.services), so the admin never becomes a second code path. Every ModelAdmin
+derives from core.admin.AuditedModelAdmin (the per-object history).
 """
 
 from django.contrib import admin

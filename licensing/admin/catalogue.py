@@ -1,10 +1,13 @@
+"""Reference data shared by every organization: authorities, announcements, controlled items."""
+
 from django.contrib import admin
 
+from core.admin import AuditedModelAdmin
 from licensing.models import ControlAnnouncement, ControlledItem, ControlPeriod, LicensingAuthority
 
 
 @admin.register(LicensingAuthority)
-class LicensingAuthorityAdmin(admin.ModelAdmin):
+class LicensingAuthorityAdmin(AuditedModelAdmin):
     list_display = (
         "code",
         "name",
@@ -18,7 +21,7 @@ class LicensingAuthorityAdmin(admin.ModelAdmin):
 
 
 @admin.register(ControlAnnouncement)
-class ControlAnnouncementAdmin(admin.ModelAdmin):
+class ControlAnnouncementAdmin(AuditedModelAdmin):
     list_display = ("number", "authority", "title", "published_on", "effective_on")
     list_filter = ("authority",)
     search_fields = ("number", "title")
@@ -31,7 +34,7 @@ class ControlPeriodInline(admin.TabularInline):
 
 
 @admin.register(ControlledItem)
-class ControlledItemAdmin(admin.ModelAdmin):
+class ControlledItemAdmin(AuditedModelAdmin):
     list_display = (
         "control_code",
         "name",

@@ -5,8 +5,10 @@ from django.contrib import admin, messages
 from django.core.exceptions import ValidationError
 
 from core.actors import Actor
-from core.errors import DomainError
+from core.admin import AuditedModelAdmin
 from core.webhooks.ssrf import TargetError, check_url
+from licensing.admin.actions import report_per_row
+from licensing.admin.scoping import OrganizationScopedAdminMixin
 from licensing.models import WebhookAttempt, WebhookDelivery, WebhookEndpoint
 from licensing.services.webhooks import (
     webhook_delivery_redeliver,
@@ -32,7 +34,7 @@ class WebhookEndpointForm(forms.ModelForm):
 
 
 @admin.register(WebhookEndpoint)
-class WebhookEndpointAdmin(admin.ModelAdmin):
+class WebhookEndpointAdmin(OrganizationScopedAdminMixin, AuditedModelAdmin):
     """Saves go through the services: the URL is checked against internal addresses there.
 
     The secret is never shown here; a new endpoint's secret is shown once, in a message.
@@ -47,7 +49,8 @@ class WebhookEndpointAdmin(admin.ModelAdmin):
         "failing_since",
         "created_at",
     )
-    list_filter = ("is_active", "organization")
+    list_filter = ("is_active", ("organization", admin.RelatedOnlyFieldListFilter))
+    list_select_related = ("organization",)
     search_fields = ("url", "description", "disabled_reason")
     form = WebhookEndpointForm
     fields = (
@@ -111,7 +114,7 @@ class WebhookAttemptInline(admin.TabularInline):
 
 
 @admin.register(WebhookDelivery)
-class WebhookDeliveryAdmin(admin.ModelAdmin):
+class WebhookDeliveryAdmin(OrganizationScopedAdminMixin, AuditedModelAdmin):
     """The delivery log: each delivery with its attempts. Redeliver sends one again."""
 
     list_display = (
@@ -124,7 +127,12 @@ class WebhookDeliveryAdmin(admin.ModelAdmin):
         "last_status_code",
         "next_attempt_at",
     )
-    list_filter = ("status", "event__type", "endpoint__organization")
+    organization_path = "endpoint__organization"
+    list_filter = (
+        "status",
+        "event__type",
+        ("endpoint__organization", admin.RelatedOnlyFieldListFilter),
+    )
     list_select_related = ("endpoint", "event")
     search_fields = ("webhook_id", "endpoint__url")
     date_hierarchy = "created_at"
@@ -142,14 +150,17 @@ class WebhookDeliveryAdmin(admin.ModelAdmin):
     def has_change_permission(self, request, obj=None):
         return False
 
-    @admin.action(description="Redeliver the selected deliveries")
+    def has_redeliver_permission(self, request) -> bool:
+        """Redelivery writes (a new round of attempts): staff who may change deliveries only."""
+        opts = self.opts
+        return request.user.has_perm(f"{opts.app_label}.change_{opts.model_name}")
+
+    @admin.action(description="Redeliver the selected deliveries", permissions=["redeliver"])
     def redeliver(self, request, queryset):
         actor = Actor.for_user(request.user)
-        sent = 0
-        for delivery in queryset:
-            try:
-                webhook_delivery_redeliver(delivery=delivery, actor=actor)
-                sent += 1
-            except DomainError as error:
-                self.message_user(request, f"{delivery}: {error.detail}", messages.ERROR)
-        self.message_user(request, f"{sent} deliveries queued again.", messages.SUCCESS)
+
+        def redeliver(delivery: WebhookDelivery) -> str:
+            webhook_delivery_redeliver(delivery=delivery, actor=actor)
+            return "queued again."
+
+        report_per_row(self, request, queryset, redeliver)

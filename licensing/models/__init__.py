@@ -21,6 +21,7 @@ from licensing.models.catalogue import (
 )
 from licensing.models.delays import AlertKind, DelayAlert, ThresholdLevel, ThresholdRule
 from licensing.models.exporters import Exporter
+from licensing.models.forecasts import ForecastCurve, ForecastLevel
 from licensing.models.levels import DELAY_LEVEL_RANK, DelayLevel
 from licensing.models.organizations import Organization
 from licensing.models.quantities import QuantityUnit
@@ -54,6 +55,8 @@ __all__ = [
     "DelayLevel",
     "DeliveryStatus",
     "Exporter",
+    "ForecastCurve",
+    "ForecastLevel",
     "LicenseApplication",
     "LicenseType",
     "LicensingAuthority",

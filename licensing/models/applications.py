@@ -128,6 +128,23 @@ class LicenseApplication(TimeStampedModel):
         null=True, blank=True, help_text="When the delay scan must look at this application next."
     )
 
+    # Decision times, stored with the decision: the history lead-time statistics and the
+    # expected-decision forecast read (licensing.forecast).
+    decision_working_days = models.PositiveIntegerField(
+        null=True,
+        blank=True,
+        help_text="Counting days on the authority's clock from its start to the decision, pauses excluded.",
+    )
+    decision_calendar_days = models.PositiveIntegerField(
+        null=True, blank=True, help_text="Calendar days from the clock start to the decision."
+    )
+    # Expected decision window of an open application, stored by the forecast refresh.
+    expected_decision_p50 = models.DateField(null=True, blank=True)
+    expected_decision_p90 = models.DateField(null=True, blank=True)
+    expected_decision_basis = models.CharField(max_length=64, blank=True)
+    expected_decision_sample_size = models.PositiveIntegerField(default=0)
+    expected_decision_computed_at = models.DateTimeField(null=True, blank=True)
+
     class Meta:
         ordering = ("-created_at", "id")
         indexes = [

@@ -11,6 +11,14 @@ from django.db import transaction
 from django.utils import timezone
 
 from core.actors import Actor
+from core.audit import (
+    Action,
+    audit_record,
+    created_changes,
+    deleted_changes,
+    field_changes,
+    field_values,
+)
 from core.concurrency import claim_version
 from core.errors import FieldErrors, InvalidTransition, StateConflict
 from core.request_id import current_request_id
@@ -27,7 +35,8 @@ from licensing.models import (
 )
 from licensing.models.applications import APPLICATION_TRANSITIONS, PENDING_STATUSES
 from licensing.services.delays import delay_after_application_change
-from licensing.services.lines import LineInput
+from licensing.services.forecasts import forecast_after_application_change
+from licensing.services.lines import LineInput, lines_summary
 from licensing.services.webhooks import webhook_application_status_changed
 
 # Editable only while the application is a draft: after submission they are the authority's record.
@@ -141,6 +150,12 @@ def application_create(
     validate_instance(application)
     application.save()
     _replace_lines(application, lines)
+    audit_record(
+        actor=actor,
+        instance=application,
+        action=Action.CREATE,
+        changes=created_changes(application) | {"lines": [None, lines_summary(lines)]},
+    )
     return application
 
 
@@ -156,6 +171,7 @@ def application_update(
     """Edit an application: every field while in draft, the review facts until the decision."""
     claim_version(application, expected_version=expected_version)
     application.refresh_from_db(fields=["status"])
+    before = field_values(application)
     is_draft = application.status == Status.DRAFT
     for field, value in changes.items():
         if field in DRAFT_FIELDS:
@@ -180,10 +196,16 @@ def application_update(
     _check_belongs(application)
     validate_instance(application)
     application.save()
+    audited = field_changes(before, field_values(application))
     if lines is not None:
+        audited["lines"] = [lines_summary(application.lines.select_related("item")), None]
         _replace_lines(application, lines)
+        audited["lines"][1] = lines_summary(lines)
+    if audited:
+        audit_record(actor=actor, instance=application, action=Action.UPDATE, changes=audited)
     if application.status != Status.DRAFT:
         # Escalation or a watch-listed party removes the statutory deadline.
+        forecast_after_application_change(application, now=timezone.now())
         delay_after_application_change(application, now=timezone.now())
     return application
 
@@ -202,6 +224,12 @@ def application_delete(
         )
     if application.shipments.exists():
         raise StateConflict("Shipments refer to this application; unlink them first.")
+    audit_record(
+        actor=actor,
+        instance=application,
+        action=Action.DELETE,
+        changes=deleted_changes(application),
+    )
     application.delete()
 
 
@@ -318,6 +346,7 @@ def application_transition(
         raise InvalidTransition(current=locked.status, requested=to_status, allowed=list(allowed))
     occurred_at = occurred_at or now
     _check_occurred_at(locked, occurred_at, now)
+    before = field_values(locked)
     _apply_target_requirements(
         locked,
         to_status,
@@ -341,7 +370,17 @@ def application_transition(
         note=note,
         request_id=current_request_id(),
     )
+    audit_record(
+        actor=actor,
+        instance=locked,
+        action=Action.TRANSITION,
+        changes=field_changes(before, field_values(locked))
+        | {"occurred_at": [None, occurred_at]}
+        | ({"note": [None, note]} if note else {}),
+    )
     webhook_application_status_changed([change])
+    # The window first: the shipments' at-risk check below reads its p90.
+    forecast_after_application_change(locked, now=now)
     delay_after_application_change(locked, now=now)
     # The caller's instance reflects the new state, as after any service call.
     for field in ("status", "version", *_TRANSITION_FIELDS):
@@ -390,7 +429,15 @@ def clock_stop_record(
     )
     validate_instance(stop, exclude=("application",))
     stop.save()
+    audit_record(
+        actor=actor,
+        instance=stop,
+        action=Action.CREATE,
+        changes=created_changes(stop),
+        parent=locked,
+    )
     claim_version(locked, expected_version=None)
+    forecast_after_application_change(locked, now=timezone.now())
     delay_after_application_change(locked, now=timezone.now())
     return stop
 
@@ -404,6 +451,14 @@ def clock_stop_end(*, clock_stop: ClockStop, ended_on: dt.date, actor: Actor) ->
     locked.ended_on = ended_on
     validate_instance(locked, exclude=("application",))
     locked.save()
+    audit_record(
+        actor=actor,
+        instance=locked,
+        action=Action.UPDATE,
+        changes={"ended_on": [None, ended_on]},
+        parent=locked.application,
+    )
     claim_version(locked.application, expected_version=None)
+    forecast_after_application_change(locked.application, now=timezone.now())
     delay_after_application_change(locked.application, now=timezone.now())
     return locked

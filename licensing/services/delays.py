@@ -22,6 +22,7 @@ from django.db.models import Prefetch, Q, QuerySet
 from django.utils import timezone
 
 from core.actors import Actor
+from core.audit import Action, AuditEntry, audit_record, audit_record_many, created_changes
 from core.calendars import working_calendar
 from core.concurrency import claim_version
 from licensing.clock import (
@@ -32,6 +33,7 @@ from licensing.clock import (
     _paused_dates,
     compute_clock,
 )
+from licensing.forecast import HISTORY_BASES
 from licensing.models import (
     ApplicationStatus,
     LicenseApplication,
@@ -64,6 +66,10 @@ WAITING_SHIPMENT_STATUSES = (
 )
 # Applications whose clock can run (a draft has no clock yet but may start one).
 CHECKED_APPLICATION_STATUSES = tuple(s for s in PENDING_STATUSES if s != ApplicationStatus.DRAFT)
+# Who the audit trail names for the engine's own writes (levels, deadlines, alerts): the
+# periodic scan, or the engine re-assessing after someone's change, whose request id it shares.
+SCAN_ACTOR = Actor.system("scan")
+ENGINE_ACTOR = Actor.system("delay-engine")
 
 
 # -- rules -------------------------------------------------------------------------------------
@@ -219,6 +225,7 @@ def delay_refresh_applications(
     new_alerts: list[DelayAlert] = []
     calendars: dict = {}
     deadline_moved: list = []
+    audited_before = {a.pk: (a.delay_level, a.statutory_deadline) for a in applications}
     for application in applications:
         report.evaluated += 1
         clock, days, zone = _clock_days(application, now, calendars)
@@ -290,6 +297,7 @@ def delay_refresh_applications(
             "next_check_at",
         ],
     )
+    _audit_level_changes(applications, audited_before, raise_alerts=raise_alerts)
     report.raised = _insert_alerts(new_alerts, open_shipments_by_application=open_shipments)
     if deadline_moved:
         # The at-risk check of their shipments reads the stored deadline: look at them now.
@@ -297,6 +305,30 @@ def delay_refresh_applications(
             license_application_id__in=deadline_moved, status__in=WAITING_SHIPMENT_STATUSES
         ).update(next_check_at=now)
     return report
+
+
+def _audit_level_changes(
+    applications: Sequence[LicenseApplication], before: dict, *, raise_alerts: bool
+) -> None:
+    """One audit row per application whose level or statutory deadline moved, in one INSERT."""
+    entries = []
+    for application in applications:
+        level, deadline = before[application.pk]
+        changes = {}
+        if level != application.delay_level:
+            changes["delay_level"] = [level, application.delay_level]
+        if deadline != application.statutory_deadline:
+            changes["statutory_deadline"] = [deadline, application.statutory_deadline]
+        if changes:
+            entries.append(AuditEntry(application, Action.UPDATE, changes))
+    audit_record_many(actor=SCAN_ACTOR if raise_alerts else ENGINE_ACTOR, entries=entries)
+
+
+def _alert_parent(alert: DelayAlert) -> tuple:
+    """An alert's history belongs to its subject: its application, or for the shipment kinds its shipment."""
+    if alert.kind == AlertKind.DELAY_LEVEL:
+        return (LicenseApplication, alert.application_id)
+    return (Shipment, alert.shipment_id)
 
 
 def _insert_alerts(
@@ -322,6 +354,14 @@ def _insert_alerts(
         )
     through.objects.bulk_create(links, ignore_conflicts=True)
     _link_escalations(alerts)
+    # Alerts are only inserted by the scan (other callers leave the row due for it).
+    audit_record_many(
+        actor=SCAN_ACTOR,
+        entries=[
+            AuditEntry(alert, Action.CREATE, created_changes(alert), _alert_parent(alert))
+            for alert in alerts
+        ],
+    )
     # The outbox: one event per alert, in this transaction, delivered after commit.
     webhook_alerts_raised(alerts)
     for alert in alerts:
@@ -435,6 +475,7 @@ def delay_refresh_shipments(
             alerts=DelayAlert.objects.filter(pk__in=to_resolve),
             reason="The condition cleared.",
             now=now,
+            actor=SCAN_ACTOR if raise_alerts else ENGINE_ACTOR,
         )
     report.raised = _insert_alerts(new_alerts, open_shipments_by_application={})
     return report
@@ -479,9 +520,9 @@ def _assess_shipment(shipment, application, authority, rule: RuleSpec, today: dt
         return False, expiring, next_day
     if application is not None and application.status not in PENDING_STATUSES:
         return True, DelayLevel.NONE, None  # denied, withdrawn, expired...: no licence is coming
-    expected = application.statutory_deadline if application is not None else None
+    expected = _expected_decision(application) if application is not None else None
     if expected is not None:
-        # A deadline that passed without a decision: the decision is expected any day from today.
+        # A day that passed without a decision: the decision is expected any day from today.
         expected = max(expected, today)
     at_risk, next_day = assess_shipment_risk(
         today=today,
@@ -491,6 +532,16 @@ def _assess_shipment(shipment, application, authority, rule: RuleSpec, today: dt
         filing_deadline=filing_deadline,
     )
     return at_risk, DelayLevel.NONE, next_day
+
+
+def _expected_decision(application: LicenseApplication) -> dt.date | None:
+    """The forecast's p90 when it rests on history, else the statutory deadline (issue 7)."""
+    if (
+        application.expected_decision_p90 is not None
+        and application.expected_decision_basis in HISTORY_BASES
+    ):
+        return application.expected_decision_p90
+    return application.statutory_deadline
 
 
 def _shipment_alert(
@@ -603,13 +654,25 @@ def delays_mark_due(*, now: dt.datetime | None = None, calendar_country: str | N
 # -- alerts ------------------------------------------------------------------------------------
 
 
-def alerts_resolve(*, alerts: QuerySet[DelayAlert], reason: str, now: dt.datetime) -> int:
+def alerts_resolve(
+    *, alerts: QuerySet[DelayAlert], reason: str, now: dt.datetime, actor: Actor = ENGINE_ACTOR
+) -> int:
     """Resolve the open alerts among `alerts` and record an alert.resolved event for each."""
-    ids = list(
-        alerts.filter(resolved_at__isnull=True).select_for_update().values_list("pk", flat=True)
+    resolved = list(
+        alerts.filter(resolved_at__isnull=True)
+        .select_for_update()
+        .only("pk", "organization_id", "kind", "application_id", "shipment_id", "message")
     )
+    ids = [alert.pk for alert in resolved]
     count = DelayAlert.objects.filter(pk__in=ids, resolved_at__isnull=True).update(
         resolved_at=now, resolution=reason
+    )
+    changes = {"resolved_at": [None, now], "resolution": ["", reason]}
+    audit_record_many(
+        actor=actor,
+        entries=[
+            AuditEntry(alert, Action.UPDATE, changes, _alert_parent(alert)) for alert in resolved
+        ],
     )
     webhook_alerts_resolved(ids)
     return count
@@ -679,4 +742,15 @@ def alert_acknowledge(*, alert: DelayAlert, actor: Actor, note: str = "") -> Del
             ]
         )
         claim_version(locked, expected_version=None)
+        audit_record(
+            actor=actor,
+            instance=locked,
+            action=Action.UPDATE,
+            changes={
+                "acknowledged_at": [None, locked.acknowledged_at],
+                "acknowledged_by_label": ["", actor.label],
+                "acknowledge_note": ["", note],
+            },
+            parent=_alert_parent(locked),
+        )
     return locked

@@ -5,6 +5,14 @@ from typing import Any
 from django.db import IntegrityError, transaction
 
 from core.actors import Actor
+from core.audit import (
+    Action,
+    audit_record,
+    created_changes,
+    deleted_changes,
+    field_changes,
+    field_values,
+)
 from core.concurrency import claim_version
 from core.errors import FieldErrors, StateConflict
 from core.validation import validate_instance
@@ -45,6 +53,9 @@ def exporter_create(*, organization: Organization, actor: Actor, **fields: Any) 
         raise TypeError(f"Unknown exporter fields: {sorted(unknown)}")
     exporter = Exporter(organization=organization, **fields)
     _save_exporter(exporter)
+    audit_record(
+        actor=actor, instance=exporter, action=Action.CREATE, changes=created_changes(exporter)
+    )
     return exporter
 
 
@@ -54,11 +65,15 @@ def exporter_update(
 ) -> Exporter:
     """Change an exporter's fields; with expected_version, only if nobody changed it meanwhile."""
     claim_version(exporter, expected_version=expected_version)
+    before = field_values(exporter)
     for field, value in changes.items():
         if field not in EXPORTER_EDITABLE_FIELDS:
             raise TypeError(f"Exporter field {field!r} cannot be changed")
         setattr(exporter, field, value)
     _save_exporter(exporter)
+    audited = field_changes(before, field_values(exporter))
+    if audited:
+        audit_record(actor=actor, instance=exporter, action=Action.UPDATE, changes=audited)
     return exporter
 
 
@@ -72,4 +87,7 @@ def exporter_delete(
         raise StateConflict(
             "This exporter is referred to by license applications or shipments and cannot be deleted."
         )
+    audit_record(
+        actor=actor, instance=exporter, action=Action.DELETE, changes=deleted_changes(exporter)
+    )
     exporter.delete()

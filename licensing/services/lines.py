@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from decimal import Decimal
+from typing import Any
 
 from licensing.models import ControlledItem
 
@@ -17,3 +19,11 @@ class LineInput:
     unit: str
     value: Decimal | None = None
     currency: str = ""
+
+
+def lines_summary(lines: Iterable[LineInput | Any]) -> list[str]:
+    """Lines as the audit trail shows them: "1C905 1000 kg" each (inputs or saved rows)."""
+    return [
+        f"{line.item.control_code} {Decimal(line.quantity).normalize():f} {line.unit}"
+        for line in lines
+    ]

@@ -19,6 +19,14 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from core.actors import Actor
+from core.audit import (
+    Action,
+    audit_record,
+    created_changes,
+    deleted_changes,
+    field_changes,
+    field_values,
+)
 from core.concurrency import claim_version
 from core.errors import (
     FieldErrors,
@@ -43,7 +51,7 @@ from licensing.models.quantities import convert_quantity, unit_dimension
 from licensing.models.shipments import QUANTITY_RELEASING_STATUSES, SHIPMENT_TRANSITIONS
 from licensing.services.applications import application_transition
 from licensing.services.delays import delay_after_shipment_change
-from licensing.services.lines import LineInput
+from licensing.services.lines import LineInput, lines_summary
 
 SHIPMENT_FIELDS = (
     "external_reference",
@@ -241,6 +249,12 @@ def shipment_create(
         _check_coverage(shipment, application, lines)
     _save_shipment(shipment)
     _replace_lines(shipment, lines)
+    audit_record(
+        actor=actor,
+        instance=shipment,
+        action=Action.CREATE,
+        changes=created_changes(shipment) | {"lines": [None, lines_summary(lines)]},
+    )
     delay_after_shipment_change(shipment, now=timezone.now())
     return shipment
 
@@ -259,6 +273,7 @@ def shipment_update(
     shipment.refresh_from_db(fields=["status"])
     if shipment.status not in EDITABLE_STATUSES:
         raise StateConflict(f"A shipment that is '{shipment.status}' cannot be edited.")
+    before = field_values(shipment)
     for field, value in changes.items():
         if field not in SHIPMENT_FIELDS:
             raise TypeError(f"Shipment field {field!r} cannot be changed")
@@ -284,8 +299,13 @@ def shipment_update(
         )
         _check_coverage(shipment, application, current_lines)
     _save_shipment(shipment)
+    audited = field_changes(before, field_values(shipment))
     if lines is not None:
+        previous_lines = lines_summary(shipment.lines.select_related("item"))
         _replace_lines(shipment, lines)
+        audited["lines"] = [previous_lines, lines_summary(lines)]
+    if audited:
+        audit_record(actor=actor, instance=shipment, action=Action.UPDATE, changes=audited)
     delay_after_shipment_change(shipment, now=timezone.now())
     return shipment
 
@@ -301,6 +321,9 @@ def shipment_delete(
         raise StateConflict(
             f"A shipment that is '{shipment.status}' is a record and cannot be deleted."
         )
+    audit_record(
+        actor=actor, instance=shipment, action=Action.DELETE, changes=deleted_changes(shipment)
+    )
     shipment.delete()
 
 
@@ -361,6 +384,7 @@ def shipment_transition(
         raise FieldErrors({"/occurred_at": ["Give a time zone, e.g. 2025-10-09T10:00:00+08:00."]})
     if occurred_at > now:
         raise FieldErrors({"/occurred_at": ["occurred_at cannot be in the future."]})
+    before = field_values(locked)
     day = timezone.localdate(occurred_at)
     if to_status == ShipmentStatus.LICENSED:
         _approved_license(locked, on=day, require_started=False)
@@ -381,6 +405,14 @@ def shipment_transition(
         actor_label=actor.label,
         note=note,
         request_id=current_request_id(),
+    )
+    audit_record(
+        actor=actor,
+        instance=locked,
+        action=Action.TRANSITION,
+        changes=field_changes(before, field_values(locked))
+        | {"occurred_at": [None, occurred_at]}
+        | ({"note": [None, note]} if note else {}),
     )
     if to_status == ShipmentStatus.SHIPPED and application.license_type == LicenseType.SINGLE:
         application_transition(

@@ -9,6 +9,14 @@ from typing import Any
 from django.db import transaction
 
 from core.actors import Actor
+from core.audit import (
+    Action,
+    audit_record,
+    created_changes,
+    deleted_changes,
+    field_changes,
+    field_values,
+)
 from core.concurrency import claim_version
 from core.errors import FieldErrors
 from core.validation import validate_instance
@@ -43,6 +51,15 @@ def delays_recompute_on_commit(*, calendar_country: str | None = None) -> None:
     from licensing.tasks import recompute_delays
 
     transaction.on_commit(lambda: recompute_delays.delay(calendar_country))
+
+
+def _levels_summary(levels) -> list[str]:
+    return [
+        f"{level.level} at the statutory deadline"
+        if level.at_statutory_deadline
+        else f"{level.level} after {level.after} {level.unit}"
+        for level in levels
+    ]
 
 
 def _replace_levels(rule: ThresholdRule, levels: Sequence[LevelInput]) -> None:
@@ -95,6 +112,12 @@ def threshold_rule_create(
     validate_instance(rule, exclude=("organization",))
     rule.save()
     _replace_levels(rule, levels)
+    audit_record(
+        actor=actor,
+        instance=rule,
+        action=Action.CREATE,
+        changes=created_changes(rule) | {"levels": [None, _levels_summary(levels)]},
+    )
     delays_recompute_on_commit()
     return rule
 
@@ -109,6 +132,7 @@ def threshold_rule_update(
     **changes: Any,
 ) -> ThresholdRule:
     claim_version(rule, expected_version=expected_version)
+    before = field_values(rule)
     for name, value in changes.items():
         if name not in RULE_FIELDS:
             raise TypeError(f"Rule field {name!r} cannot be changed")
@@ -116,8 +140,13 @@ def threshold_rule_update(
     _check_scope(rule)
     validate_instance(rule, exclude=("organization",))
     rule.save()
+    audited = field_changes(before, field_values(rule))
     if levels is not None:
+        previous_levels = _levels_summary(rule.levels.all())
         _replace_levels(rule, levels)
+        audited["levels"] = [previous_levels, _levels_summary(levels)]
+    if audited:
+        audit_record(actor=actor, instance=rule, action=Action.UPDATE, changes=audited)
     delays_recompute_on_commit()
     return rule
 
@@ -127,5 +156,6 @@ def threshold_rule_delete(
     *, rule: ThresholdRule, actor: Actor, expected_version: int | None = None
 ) -> None:
     claim_version(rule, expected_version=expected_version)
+    audit_record(actor=actor, instance=rule, action=Action.DELETE, changes=deleted_changes(rule))
     rule.delete()
     delays_recompute_on_commit()

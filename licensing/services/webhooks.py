@@ -32,6 +32,14 @@ from django.urls import reverse
 from django.utils import timezone
 
 from core.actors import Actor
+from core.audit import (
+    Action,
+    audit_record,
+    created_changes,
+    deleted_changes,
+    field_changes,
+    field_values,
+)
 from core.concurrency import claim_version
 from core.errors import FieldErrors, StateConflict
 from core.validation import validate_instance
@@ -457,11 +465,21 @@ def _retry_delay(round_attempts: int, retry_after: float | None) -> float | None
 
 
 def _disable(endpoint: WebhookEndpoint, reason: str, now: dt.datetime) -> None:
+    audit_record(
+        actor=DELIVERY_ACTOR,
+        instance=endpoint,
+        action=Action.UPDATE,
+        changes={"is_active": [endpoint.is_active, False], "disabled_reason": ["", reason[:500]]},
+    )
     endpoint.is_active = False
     endpoint.disabled_reason = reason[:500]
     endpoint.disabled_at = now
     endpoint.version = F("version") + 1
     logger.warning("webhook endpoint %s disabled: %s", endpoint.pk, reason)
+
+
+# The audit trail's name for the delivery worker, which disables failing endpoints.
+DELIVERY_ACTOR = Actor.system("webhook-delivery")
 
 
 def _record_outcome(
@@ -640,6 +658,9 @@ def webhook_endpoint_create(
     validate_instance(endpoint, exclude=("organization",))
     with transaction.atomic():
         endpoint.save()
+        audit_record(
+            actor=actor, instance=endpoint, action=Action.CREATE, changes=created_changes(endpoint)
+        )
     return endpoint
 
 
@@ -662,6 +683,7 @@ def webhook_endpoint_update(
         claim_version(endpoint, expected_version=expected_version)
         # The counters (sequence, failures) move under the workers: start from the locked row.
         endpoint.refresh_from_db()
+        before = field_values(endpoint)
         was_active = endpoint.is_active
         for field, value in changes.items():
             setattr(endpoint, field, value)
@@ -684,6 +706,9 @@ def webhook_endpoint_update(
                 "updated_at",
             ]
         )
+        audited = field_changes(before, field_values(endpoint))
+        if audited:
+            audit_record(actor=actor, instance=endpoint, action=Action.UPDATE, changes=audited)
     return endpoint
 
 
@@ -693,6 +718,9 @@ def webhook_endpoint_delete(
 ) -> None:
     """Delete an endpoint with its delivery log; queued tasks then find nothing to send."""
     claim_version(endpoint, expected_version=expected_version)
+    audit_record(
+        actor=actor, instance=endpoint, action=Action.DELETE, changes=deleted_changes(endpoint)
+    )
     endpoint.delete()
 
 
@@ -713,6 +741,15 @@ def webhook_endpoint_rotate_secret(
     )
     endpoint.secret = secret_generate()
     endpoint.save(update_fields=["secret", "previous_secret", "previous_secret_expires_at"])
+    audit_record(
+        actor=actor,
+        instance=endpoint,
+        action=Action.UPDATE,
+        changes={
+            "secret": [locked.secret, endpoint.secret],
+            "previous_secret_expires_at": [None, endpoint.previous_secret_expires_at],
+        },
+    )
     return endpoint
 
 
@@ -744,9 +781,17 @@ def webhook_delivery_redeliver(*, delivery: WebhookDelivery, actor: Actor) -> We
         )
     if locked.claimed_until and locked.claimed_until > timezone.now():
         raise StateConflict("This delivery is being sent right now; look again in a moment.")
+    previous_status = locked.status
     locked.status = DeliveryStatus.PENDING
     locked.round_attempts = 0
     locked.next_attempt_at = timezone.now()
     locked.save(update_fields=["status", "round_attempts", "next_attempt_at", "updated_at"])
+    audit_record(
+        actor=actor,
+        instance=locked,
+        action=Action.UPDATE,
+        changes={"status": [previous_status, locked.status]},
+        parent=locked.endpoint,
+    )
     transaction.on_commit(lambda: _enqueue([locked.pk]))
     return locked

@@ -1,13 +1,15 @@
-"""`make bench`: the performance claims of issues 3, 4 and 5, measured side by side on PostgreSQL.
+"""`make bench`: the performance claims of issues 3, 4, 5 and 7, measured side by side on PostgreSQL.
 
     make bench                      # DATABASE_URL=postgres://postgres@127.0.0.1:5432/bench
     BENCH_DATABASE_URL=postgres://user@host:5432/bench_mine make bench
     python -m tests.benchmarks.run --only webhooks   # just issue 5's (DATABASE_URL set)
+    python -m tests.benchmarks.run --only forecast   # or stats: issue 7's
 
-Five databases, all named after the one in the URL (which must start with `bench`):
+Seven databases, all named after the one in the URL (which must start with `bench`):
 `<name>` (the API: 1,000,000 + 20,000 shipments), `<name>_scan_10k`, `<name>_scan_1m`
 (open applications for the scan), `<name>_alerts` (10,000 due) and `<name>_webhooks` (no
-seed: issue 5's deliveries through a real Celery worker on Redis). Each is created and
+seed: issue 5's deliveries through a real Celery worker on Redis), `<name>_forecast` and
+`<name>_stats` (issue 7: 1,000,000 decided and 100,000 open applications each). Each is created and
 migrated when needed and seeded with COPY when its row counts differ from what the seed
 produces (a partial or older seed is dropped first); a second run re-uses them and
 only restores what the benchmarks change. No other database is touched.
@@ -15,8 +17,8 @@ only restores what the benchmarks change. No other database is touched.
 Every result is one line, `bench: <name> = <value> (target <op> <number>) PASS|MISS`, or
 `bench: <name> = <value><unit>` for context without a target; lines starting with `#` are
 notes. The exit status is 0 when every benchmark ran, whatever PASS or MISS said: a MISS is
-a finding to read, not a crash. See bench_api.py, bench_delays.py and
-bench_webhooks.py for what each measures.
+a finding to read, not a crash. See bench_api.py, bench_delays.py, bench_webhooks.py,
+bench_forecast.py and bench_stats.py for what each measures.
 """
 
 from __future__ import annotations
@@ -35,7 +37,9 @@ import django
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description="make bench")
     parser.add_argument(
-        "--only", choices=["webhooks"], help="run one benchmark only (its database alone)"
+        "--only",
+        choices=["webhooks", "forecast", "stats"],
+        help="run one benchmark only (its database alone)",
     )
     options = parser.parse_args(argv)
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings.test")
@@ -43,13 +47,27 @@ def main(argv: list[str] | None = None) -> None:
 
     from django.db import connection
 
-    from tests.benchmarks import bench_api, bench_delays, bench_webhooks, databases, measure, seed
+    from tests.benchmarks import (
+        bench_api,
+        bench_delays,
+        bench_forecast,
+        bench_stats,
+        bench_webhooks,
+        databases,
+        measure,
+        seed,
+    )
 
     measure.console_logging_to_devnull()
     started = time.perf_counter()
     main_name = databases.main_database_name()
-    if options.only == "webhooks":
-        bench_webhooks.run(f"{main_name}_webhooks")
+    single = {
+        "webhooks": partial(bench_webhooks.run, f"{main_name}_webhooks"),
+        "forecast": partial(bench_forecast.run, f"{main_name}_forecast"),
+        "stats": partial(bench_stats.run, f"{main_name}_stats"),
+    }
+    if options.only:
+        single[options.only]()
         databases.switch_database(main_name)
         return
     names = bench_delays.DelayDatabases(
@@ -91,7 +109,8 @@ def main(argv: list[str] | None = None) -> None:
 
     bench_api.run(dataset)
     bench_delays.run(names)
-    bench_webhooks.run(f"{main_name}_webhooks")
+    for run_benchmark in single.values():
+        run_benchmark()
     databases.switch_database(main_name)
     measure.note(f"make bench took {time.perf_counter() - started:.0f} s")
 

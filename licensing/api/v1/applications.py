@@ -34,6 +34,7 @@ from licensing.api.v1.fields import (
     ControlCodeField,
     CountryCodeField,
     EnumField,
+    ExpectedDecisionSerializer,
     LineSerializer,
     OrganizationExporterField,
     QuantityField,
@@ -120,6 +121,7 @@ class LicenseApplicationSerializer(serializers.ModelSerializer):
         read_only=True,
         help_text="A shipment waiting for this application is at risk of missing its ship date.",
     )
+    expected_decision = ExpectedDecisionSerializer(source="*", read_only=True, allow_null=True)
 
     class Meta:
         model = LicenseApplication
@@ -154,6 +156,7 @@ class LicenseApplicationSerializer(serializers.ModelSerializer):
             "delay_level",
             "next_threshold",
             "at_risk",
+            "expected_decision",
         )
         read_only_fields = (
             "id",

@@ -15,6 +15,7 @@ from rest_framework import serializers
 from rest_framework.fields import empty
 
 from licensing.models import ControlledItem, Exporter, LicenseApplication, LicensingAuthority
+from licensing.models.applications import PENDING_STATUSES
 from licensing.services.lines import LineInput
 
 MAX_LINES = 200
@@ -198,3 +199,53 @@ class LineSerializer(serializers.Serializer):
 def line_inputs(lines: Iterable[Mapping[str, Any]]) -> list[LineInput]:
     """Validated line data as the services take it."""
     return [LineInput(**line) for line in lines]
+
+
+class ExpectedDecisionSerializer(serializers.Serializer):
+    """The expected decision window of an open application, as the forecast last stored it.
+
+    Null once the authority has decided (or the application was withdrawn) and before its
+    clock starts. Read from stored fields: no forecasting happens per request.
+    """
+
+    p50 = serializers.DateField(
+        allow_null=True,
+        help_text="The day by which the decision is as likely as not (median); never before "
+        "the day the window was computed (every night, and after each change).",
+    )
+    p90 = serializers.DateField(
+        allow_null=True,
+        help_text="The day by which the decision is 90 % likely. The shipments' at-risk check "
+        "reads it when `basis` is a history level.",
+    )
+    basis = serializers.ChoiceField(
+        choices=[
+            ("authority_item_destination", "decisions on the same authority, item and destination"),
+            ("authority_item", "decisions on the same authority and item"),
+            ("authority_material_family", "decisions on the same authority and material family"),
+            ("authority", "decisions of the same authority"),
+            ("statutory_deadline", "too little history: p50 and p90 are the statutory deadline"),
+            ("no_estimate", "too little history and no statutory deadline: no dates"),
+        ],
+        help_text="What the window rests on: the most specific group of past decisions with "
+        "enough of them (FORECAST_MIN_SAMPLE), else the statutory deadline.",
+    )
+    sample_size = serializers.IntegerField(
+        help_text="Past decisions behind the window: those of its group that came at or after "
+        "this application's current wait (0 for the statutory fallback)."
+    )
+
+    def get_attribute(self, instance: Any) -> dict[str, Any] | None:
+        application = super().get_attribute(instance)
+        if (
+            application is None
+            or application.status not in PENDING_STATUSES
+            or not application.expected_decision_basis
+        ):
+            return None
+        return {
+            "p50": application.expected_decision_p50,
+            "p90": application.expected_decision_p90,
+            "basis": application.expected_decision_basis,
+            "sample_size": application.expected_decision_sample_size,
+        }

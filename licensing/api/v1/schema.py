@@ -784,6 +784,14 @@ _STATUS_CHANGE = {
     "request_id": EXAMPLE_REQUEST_ID,
 }
 
+# The forecast window of an open application (licensing.forecast): null once decided.
+_EXPECTED_DECISION = {
+    "p50": "2025-06-10",
+    "p90": "2025-07-08",
+    "basis": "authority_item",
+    "sample_size": 64,
+}
+
 EXAMPLES: dict[str, Any] = {
     "Exporter": {
         "id": EXPORTER_ID,
@@ -876,6 +884,7 @@ EXAMPLES: dict[str, Any] = {
             "statutory_deadline": "2025-06-23",
             "is_running": True,
         },
+        "expected_decision": _EXPECTED_DECISION,
     },
     "LicenseApplicationRequest": {
         "exporter": EXPORTER_ID,
@@ -911,6 +920,7 @@ EXAMPLES: dict[str, Any] = {
         "note": "Expert review of the end-use statement.",
     },
     "ClockStopEnd": {"ended_on": "2025-06-03"},
+    "ExpectedDecision": _EXPECTED_DECISION,
     "Shipment": {
         "id": SHIPMENT_ID,
         "url": _url(f"shipments/{SHIPMENT_ID}/"),
@@ -936,6 +946,7 @@ EXAMPLES: dict[str, Any] = {
         "shipped_on": None,
         "delivered_on": None,
         "allowed_transitions": ["licensed", "on_hold", "cancelled"],
+        "expected_decision": _EXPECTED_DECISION,
     },
     "ShipmentRequest": {
         "external_reference": "PO-2025-00417",

@@ -28,6 +28,7 @@ from licensing.api.v1.fields import (
     ControlCodeField,
     CountryCodeField,
     EnumField,
+    ExpectedDecisionSerializer,
     LineSerializer,
     OrganizationApplicationField,
     OrganizationExporterField,
@@ -119,7 +120,11 @@ class ShipmentSerializer(serializers.ModelSerializer):
     )
     at_risk = serializers.BooleanField(
         read_only=True,
-        help_text="The licence decision is expected after the ship date minus the lead buffer.",
+        help_text="The licence decision is expected after the ship date minus the lead buffer "
+        "(expected: the forecast's p90 when it rests on history, else the statutory deadline).",
+    )
+    expected_decision = ExpectedDecisionSerializer(
+        source="license_application", read_only=True, allow_null=True
     )
     license_expiring = EnumField(
         choices=DelayLevel.choices,
@@ -166,6 +171,7 @@ class ShipmentSerializer(serializers.ModelSerializer):
             "next_threshold",
             "at_risk",
             "license_expiring",
+            "expected_decision",
         )
         read_only_fields = (
             "id",

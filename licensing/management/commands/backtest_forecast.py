@@ -1,0 +1,71 @@
+"""`python manage.py backtest_forecast --at <date> [--json]`: replay the forecast, score it."""
+
+import datetime as dt
+import json
+
+from django.core.management.base import BaseCommand, CommandError
+from django.utils import timezone
+
+from licensing.services.forecasts import forecast_backtest
+
+
+def parse_at(value: str) -> dt.datetime:
+    """A date (its start, 00:00 UTC) or an ISO 8601 date-time (UTC when it has no offset)."""
+    try:
+        moment = dt.datetime.fromisoformat(value)
+    except ValueError:
+        raise CommandError(f"--at {value!r} is not an ISO 8601 date or date-time.") from None
+    if timezone.is_naive(moment):
+        moment = moment.replace(tzinfo=dt.UTC)
+    return moment
+
+
+class Command(BaseCommand):
+    help = (
+        "Fit the expected-decision forecast on the decisions made before --at, predict the "
+        "applications open then, and report how the predictions fared."
+    )
+
+    def add_arguments(self, parser):
+        parser.add_argument(
+            "--at", required=True, help="Replay date: 2025-06-01 (00:00 UTC) or an ISO date-time."
+        )
+        parser.add_argument("--json", action="store_true", help="Print one JSON object.")
+
+    def handle(self, *args, **options):
+        at = parse_at(options["at"])
+        if at > timezone.now():
+            raise CommandError("--at must lie in the past: a backtest compares with what happened.")
+        result = forecast_backtest(at=at).as_dict()
+        if options["json"]:
+            self.stdout.write(json.dumps(result, indent=2))
+            return
+        outcomes = result["outcomes"]
+
+        def shown(value, unit: str = "") -> str:
+            return "n/a" if value is None else f"{value}{unit}"
+
+        def percent(value) -> str:
+            return "n/a" if value is None else f"{value:.1%}"
+
+        self.stdout.write(
+            "\n".join(
+                [
+                    f"Backtest at {result['at']}",
+                    f"  fitted on {result['fitted_decisions']} decisions made before then",
+                    f"  predicted {result['predicted']} applications open then; windows by basis: "
+                    + (", ".join(f"{k} {v}" for k, v in result["by_basis"].items()) or "none"),
+                    f"  fell back to the statutory deadline: {result['statutory_fallbacks']}",
+                    f"  outcomes: {outcomes['decided']} decided (compared below), "
+                    f"{outcomes['withdrawn']} withdrawn, {outcomes['still_open']} still open, "
+                    f"{result['no_estimate']} without an estimate",
+                    f"  decided on or before p90: {percent(result['share_decided_by_p90'])} "
+                    f"(within [at, p90]: {percent(result['share_decided_within_at_to_p90'])}; "
+                    "target about 90%)",
+                    "  median absolute error of p50: "
+                    f"{shown(result['p50_median_abs_error_working_days'], ' working days')} "
+                    f"(working days on the authority's calendar between p50 and the decision), "
+                    f"{shown(result['p50_median_abs_error_calendar_days'], ' calendar days')}",
+                ]
+            )
+        )

@@ -1,0 +1,276 @@
+"""The figures of the "Delays" dashboard: open applications by delay level, by group, by age.
+
+Constant query count: counts are grouped in the database; the ageing histogram needs each
+open application's wait on the authority's clock, which is computed in Python from four
+set-based reads (the started applications, their authorities, the status changes of those
+that ever had information requested, their clock stops) plus one per calendar country,
+never one per application. Waits are net of pauses, in working days on the authority's
+calendar, whatever unit its statutory period uses.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import defaultdict
+from dataclasses import dataclass, field
+from zoneinfo import ZoneInfo
+
+from django.db.models import Count, Q, QuerySet
+from django.utils import timezone
+from django_countries import countries
+
+from core.calendars import working_calendar
+from core.charts import Bucket, buckets_from_edges, histogram_counts
+from licensing.clock import StatusEvent, StopPeriod, compute_clock
+from licensing.models import (
+    ApplicationLine,
+    ApplicationStatus,
+    ClockStop,
+    DelayAlert,
+    DelayLevel,
+    LicenseApplication,
+    LicensingAuthority,
+    MaterialFamily,
+    Organization,
+    PeriodUnit,
+    StatusChange,
+)
+from licensing.models.applications import PENDING_STATUSES
+
+# Working-day buckets of the ageing histogram; 45 is CN-MOFCOM's statutory period.
+AGEING_EDGES = (0, 11, 21, 31, 41, 46)
+OLDEST_LIMIT = 20
+RECENT_ALERT_DAYS = 7
+RECENT_ALERT_LIMIT = 50
+BREAKDOWN_LIMIT = 10
+ALERT_LEVELS = (DelayLevel.WARNING, DelayLevel.CRITICAL, DelayLevel.OVERDUE)
+
+
+@dataclass(frozen=True)
+class GroupCount:
+    """Open applications of one group (an authority, a family, ...) and how many are late."""
+
+    key: str
+    label: str
+    open: int
+    warning: int
+    critical: int
+    overdue: int
+
+
+@dataclass(frozen=True)
+class Breakdown:
+    """The largest groups, and what the groups left out add up to."""
+
+    rows: list[GroupCount]
+    others: int = 0
+    other_groups: int = 0
+
+
+@dataclass(frozen=True)
+class WaitingApplication:
+    application: LicenseApplication
+    wait_working_days: int
+
+
+@dataclass(frozen=True)
+class DelayDashboard:
+    as_of: dt.datetime
+    open_total: int
+    by_level: dict[str, int]
+    by_authority: Breakdown
+    by_material_family: Breakdown
+    by_destination: Breakdown
+    by_exporter: Breakdown
+    ageing_buckets: list[Bucket]
+    ageing_counts: list[int]
+    clock_not_started: int
+    oldest: list[WaitingApplication]
+    recent_alerts: list[DelayAlert]
+    recent_alert_count: int
+    waits: list[int] = field(default_factory=list, repr=False)
+
+
+def applications_visible_to(user) -> QuerySet[LicenseApplication]:
+    """Every application for a superuser; otherwise those of the user's organizations."""
+    applications = LicenseApplication.objects.all()
+    if user.is_superuser:
+        return applications
+    return applications.filter(organization__in=Organization.objects.filter(members=user))
+
+
+def alerts_visible_to(user) -> QuerySet[DelayAlert]:
+    alerts = DelayAlert.objects.all()
+    if user.is_superuser:
+        return alerts
+    return alerts.filter(organization__in=Organization.objects.filter(members=user))
+
+
+def _level_counts(prefix: str = "", *, distinct: bool = False) -> dict:
+    target = f"{prefix}id"
+    return {
+        "open": Count(target, distinct=distinct),
+        **{
+            str(level): Count(
+                target, distinct=distinct, filter=Q(**{f"{prefix}delay_level": level})
+            )
+            for level in ALERT_LEVELS
+        },
+    }
+
+
+def _breakdown(rows: list[dict], key: str, label) -> Breakdown:
+    counts = sorted(
+        (
+            GroupCount(
+                key=str(row[key]),
+                label=label(row),
+                open=row["open"],
+                warning=row[DelayLevel.WARNING],
+                critical=row[DelayLevel.CRITICAL],
+                overdue=row[DelayLevel.OVERDUE],
+            )
+            for row in rows
+        ),
+        key=lambda group: (-group.open, group.label),
+    )
+    rest = counts[BREAKDOWN_LIMIT:]
+    return Breakdown(
+        rows=counts[:BREAKDOWN_LIMIT],
+        others=sum(group.open for group in rest),
+        other_groups=len(rest),
+    )
+
+
+def _family_label(value: str) -> str:
+    return MaterialFamily(value).label if value in MaterialFamily.values else value
+
+
+def _waits(started: QuerySet[LicenseApplication], now: dt.datetime) -> dict:
+    """{application id: (working days waited, pauses excluded; clock start)} for running clocks."""
+    rows = list(started.values_list("id", "authority_id", "clock_started_at"))
+    if not rows:
+        return {}
+    authorities = {
+        authority.pk: authority
+        for authority in LicensingAuthority.objects.filter(
+            pk__in={authority_id for _, authority_id, _ in rows}
+        ).only("id", "review_period", "time_zone", "calendar_country")
+    }
+    # Only an information request pauses through status changes: read the histories of
+    # the applications that ever had one, not every history.
+    events = defaultdict(list)
+    paused_by_request = StatusChange.objects.filter(
+        to_status=ApplicationStatus.INFO_REQUESTED, application__in=started
+    ).values("application_id")
+    for application_id, to_status, occurred_at in StatusChange.objects.filter(
+        application_id__in=paused_by_request
+    ).values_list("application_id", "to_status", "occurred_at"):
+        events[application_id].append(StatusEvent(to_status, occurred_at))
+    stops = defaultdict(list)
+    for application_id, started_on, ended_on in ClockStop.objects.filter(
+        application__in=started
+    ).values_list("application_id", "started_on", "ended_on"):
+        stops[application_id].append(StopPeriod(started_on, ended_on))
+    calendars = {
+        country: working_calendar(country)
+        for country in {authority.calendar_country for authority in authorities.values()}
+    }
+
+    waits = {}
+    for application_id, authority_id, clock_started_at in rows:
+        authority = authorities[authority_id]
+        wait = compute_clock(
+            clock_started_at=clock_started_at,
+            decided_at=None,
+            period=authority.review_period,
+            unit=PeriodUnit.WORKING_DAYS,
+            zone=ZoneInfo(authority.time_zone),
+            calendar=calendars[authority.calendar_country],
+            events=events.get(application_id, ()),
+            stops=stops.get(application_id, ()),
+            has_deadline=False,
+            now=now,
+        ).elapsed
+        waits[application_id] = (wait, clock_started_at)
+    return waits
+
+
+def delay_dashboard(*, user, now: dt.datetime | None = None) -> DelayDashboard:
+    """The dashboard's figures for `user`: all organizations for a superuser, else their own."""
+    now = now or timezone.now()
+    open_applications = applications_visible_to(user).filter(status__in=PENDING_STATUSES)
+
+    totals = open_applications.aggregate(
+        total=Count("id"),
+        **{
+            f"level_{level}": Count("id", filter=Q(delay_level=level))
+            for level in DelayLevel.values
+        },
+    )
+    by_level = {level: totals[f"level_{level}"] for level in DelayLevel.values}
+
+    by_authority = _breakdown(
+        list(
+            open_applications.values("authority_id", "authority__code").annotate(**_level_counts())
+        ),
+        "authority_id",
+        lambda row: row["authority__code"],
+    )
+    by_destination = _breakdown(
+        list(open_applications.values("destination_country").annotate(**_level_counts())),
+        "destination_country",
+        lambda row: f"{countries.name(row['destination_country'])} ({row['destination_country']})",
+    )
+    by_exporter = _breakdown(
+        list(open_applications.values("exporter_id", "exporter__name").annotate(**_level_counts())),
+        "exporter_id",
+        lambda row: row["exporter__name"],
+    )
+    # An application with lines of two families counts once in each.
+    by_material_family = _breakdown(
+        list(
+            ApplicationLine.objects.filter(application__in=open_applications)
+            .values("item__material_family")
+            .annotate(**_level_counts("application__", distinct=True))
+        ),
+        "item__material_family",
+        lambda row: _family_label(row["item__material_family"]),
+    )
+
+    started = open_applications.filter(clock_started_at__isnull=False)
+    waits = _waits(started, now)
+    buckets = buckets_from_edges(AGEING_EDGES)
+    # Longest wait first; among equal waits, the earlier clock start.
+    oldest_ids = sorted(waits, key=lambda pk: (-waits[pk][0], waits[pk][1], str(pk)))[:OLDEST_LIMIT]
+    oldest_rows = LicenseApplication.objects.select_related("authority", "exporter").in_bulk(
+        oldest_ids
+    )
+    oldest = [WaitingApplication(oldest_rows[pk], waits[pk][0]) for pk in oldest_ids]
+
+    recent = alerts_visible_to(user).filter(
+        raised_at__gte=now - dt.timedelta(days=RECENT_ALERT_DAYS)
+    )
+    recent_alerts = list(
+        recent.select_related("application__authority", "shipment").order_by("-raised_at", "id")[
+            :RECENT_ALERT_LIMIT
+        ]
+    )
+    recent_count = len(recent_alerts) if len(recent_alerts) < RECENT_ALERT_LIMIT else recent.count()
+
+    return DelayDashboard(
+        as_of=now,
+        open_total=totals["total"],
+        by_level=by_level,
+        by_authority=by_authority,
+        by_material_family=by_material_family,
+        by_destination=by_destination,
+        by_exporter=by_exporter,
+        ageing_buckets=buckets,
+        ageing_counts=histogram_counts((wait for wait, _ in waits.values()), buckets),
+        clock_not_started=totals["total"] - len(waits),
+        oldest=oldest,
+        recent_alerts=recent_alerts,
+        recent_alert_count=recent_count,
+        waits=[wait for wait, _ in waits.values()],
+    )

@@ -218,17 +218,20 @@ class ObjectChangeAdmin(admin.ModelAdmin):
     readonly_fields = fields
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[ObjectChange]:
-        """Superusers see every row; other staff their organizations' rows and shared data's.
-
-        The organizations are those the user is a member of (licensing.Organization.members).
+        """Active superusers see every row; other staff their organizations' rows and shared
+        data's (rows recorded without an organization).
         """
+        # Imported here: core does not depend on licensing when its modules load. The
+        # organizations a user acts for are defined once, in licensing.selectors.memberships.
+        from licensing.selectors.memberships import member_organization_ids
+
         queryset = super().get_queryset(request)
-        if request.user.is_active and request.user.is_superuser:
+        organization_ids = member_organization_ids(request.user)
+        if organization_ids is None:
             return queryset
-        organization_ids = [
-            str(pk) for pk in request.user.organizations.values_list("pk", flat=True)
-        ]
-        return queryset.filter(Q(organization_id__in=organization_ids) | Q(organization_id=""))
+        return queryset.filter(
+            Q(organization_id__in=[str(pk) for pk in organization_ids]) | Q(organization_id="")
+        )
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False

@@ -132,8 +132,10 @@ def _organization_id(entry: AuditEntry) -> str:
     if entry.instance._meta.model_name == "organization":
         return str(entry.instance.pk)
     for candidate in (entry.instance, entry.parent):
+        if candidate is None or isinstance(candidate, tuple):  # a (model, id) parent: no instance
+            continue
         # Read from the instance's dict: a deferred field must not cost a query per row.
-        organization_id = vars(candidate).get("organization_id") if candidate else None
+        organization_id = vars(candidate).get("organization_id")
         if organization_id:
             return str(organization_id)
     return ""

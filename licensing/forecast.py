@@ -23,6 +23,22 @@ The estimate:
   `statutory_deadline`), or no window at all when no deadline applies (basis `no_estimate`).
 - Days become dates on the authority's calendar from the clock start, skipping the days the
   clock was paused (an ongoing pause is assumed to end today), and never before today.
+- Pooled strata (settings.SHARE_ANONYMOUS_STATS): the strata drop the organization, and a
+  pooled stratum is kept only when decisions of at least `min_organizations` organizations
+  (licensing.selectors.lead_times.POOL_MIN_ORGANIZATIONS, as the statistics) stand behind it;
+  otherwise the next level answers. The count covers the whole stratum, not only the
+  decisions after the current wait.
+
+Two differences from `GET /api/v1/stats/lead-times/`, whose figures come from the same
+stored durations:
+- Quantiles: the window takes the lower Kaplan-Meier quantile (the smallest event time t with
+  S(t) <= 1 - p, a day that occurred), the statistics PostgreSQL's `percentile_cont` (linear
+  interpolation between the two nearest ranks, of decided applications only). The same group
+  can therefore show a median a day or so apart (e.g. durations 10 and 12: window 10,
+  statistics 11).
+- Withdrawals are censored here (the application left undecided at that age), not dropped.
+  A withdrawal competes with the decision, so treating it as "the authority would have
+  decided later" makes p90 slightly pessimistic (later) where many applications are withdrawn.
 """
 
 from __future__ import annotations
@@ -88,11 +104,6 @@ class SurvivalCurve:
             decided=tuple(counts.get((t, True), 0) for t in times),
             censored=tuple(counts.get((t, False), 0) for t in times),
         )
-
-    @classmethod
-    def from_observations(cls, observations: Iterable[tuple[int, bool]]) -> SurvivalCurve:
-        """From (duration, decided?) pairs; undecided ones are censored at their duration."""
-        return cls.from_counts(Counter((int(t), bool(d)) for t, d in observations))
 
     def rows(self) -> list[list[int]]:
         """[[duration, decided, censored], ...]: the stored form (ForecastCurve.counts)."""
@@ -203,14 +214,28 @@ def stratum_keys(subject: ForecastSubject) -> list[StratumKey]:
 
 
 def fit_strata(
-    observations: Iterable[tuple[ForecastSubject, int, bool, int]],
+    observations: Iterable[tuple[ForecastSubject, int, bool, int, object]],
+    *,
+    min_organizations: int | None = None,
 ) -> dict[StratumKey, SurvivalCurve]:
-    """Curves for every stratum, from (subject, duration, decided?, how many) rows."""
+    """Curves for every stratum, from (subject, duration, decided?, how many, organization) rows.
+
+    `organization` is the one the durations belong to, whether or not the subject's strata
+    name it. With `min_organizations` (pooled strata), a stratum is left out unless
+    decisions of at least that many distinct organizations are in it.
+    """
     counts: dict[StratumKey, Counter] = {}
-    for subject, duration, decided, how_many in observations:
+    deciders: dict[StratumKey, set] = {}
+    for subject, duration, decided, how_many, organization in observations:
         for key in stratum_keys(subject):
             counts.setdefault(key, Counter())[(duration, decided)] += how_many
-    return {key: SurvivalCurve.from_counts(rows) for key, rows in counts.items()}
+            if decided and how_many:
+                deciders.setdefault(key, set()).add(organization)
+    return {
+        key: SurvivalCurve.from_counts(rows)
+        for key, rows in counts.items()
+        if min_organizations is None or len(deciders.get(key, ())) >= min_organizations
+    }
 
 
 @dataclass(frozen=True)
@@ -286,26 +311,6 @@ def window_from(
     # A deadline that passed without a decision: the decision is due any day from today.
     expected = max(statutory_deadline, days.today)
     return Window(basis=Basis.STATUTORY_DEADLINE, p50=expected, p90=expected)
-
-
-def estimate_window(
-    *,
-    curves: Mapping[StratumKey, SurvivalCurve],
-    subject: ForecastSubject,
-    age: int,
-    days: ClockDays,
-    unit: str,
-    statutory_deadline: dt.date | None,
-    min_sample: int | Mapping[str, int],
-) -> Window:
-    """The window of an open application whose clock has run `age` counting days by `days.today`.
-
-    `days` holds its clock start and paused days; `curves` the fitted strata.
-    """
-    estimate = estimate_days(
-        curves=curves, keys=stratum_keys(subject), age=age, min_sample=min_sample
-    )
-    return window_from(estimate, days=days, unit=unit, statutory_deadline=statutory_deadline)
 
 
 def decision_days(

@@ -26,8 +26,9 @@ OFFICER_WRITES = (
     ("licensing", "thresholdrule"),
     ("licensing", "thresholdlevel"),
     ("licensing", "exporter"),
-    ("core", "calendarexception"),
 )
+# Not calendar exceptions: the working calendar is shared by every organization, so only
+# superusers change it (as they do the default threshold rules).
 
 
 def staff_groups_sync(apps, schema_editor=None) -> None:

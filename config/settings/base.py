@@ -48,7 +48,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "core.request_id.RequestIdMiddleware",
-    "core.api.guards.ApiRequestGuardMiddleware",
+    "core.api.guards.RequestGuardMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -181,6 +181,7 @@ CELERY_TASK_DEFAULT_QUEUE = "default"
 CELERY_TASK_ROUTES = {
     "licensing.tasks.scan_delays": {"queue": "scans"},
     "licensing.tasks.recompute_delays": {"queue": "scans"},
+    "licensing.tasks.refresh_forecasts": {"queue": "scans"},
     "core.tasks.*": {"queue": "default"},
     "licensing.tasks.deliver_webhook": {"queue": "webhooks"},
     "licensing.tasks.sweep_webhook_deliveries": {"queue": "webhooks"},

@@ -17,7 +17,7 @@ from django.template.response import TemplateResponse
 from django.urls import path, reverse
 
 from core.charts import Bar, Series, bar_chart, grouped_bar_chart, histogram
-from licensing.models import DelayLevel, Organization
+from licensing.models import DelayLevel
 from licensing.models.applications import PENDING_STATUSES
 from licensing.selectors.dashboard import (
     OLDEST_LIMIT,
@@ -26,6 +26,7 @@ from licensing.selectors.dashboard import (
     delay_dashboard,
 )
 from licensing.selectors.lead_times import lead_time_chart_rows
+from licensing.selectors.memberships import member_organization_ids
 
 LEAD_TIME_MONTHS = 12
 
@@ -103,9 +104,7 @@ def delay_dashboard_view(request: HttpRequest) -> TemplateResponse:
         },
     ]
     lead_times = lead_time_chart_rows(
-        organization_ids=None
-        if request.user.is_superuser
-        else list(Organization.objects.filter(members=request.user).values_list("pk", flat=True)),
+        organization_ids=member_organization_ids(request.user),
         months=LEAD_TIME_MONTHS,
     )
     context = {

@@ -3,8 +3,11 @@
 A threshold rule's change form has a "Preview" button next to "Save": it validates the
 form as a save would, then shows how many open applications would change delay level
 (and to which levels) under the edited rule, without writing anything
-(licensing.selectors.threshold_preview). "Save" saves as before, and the saved rule
-re-evaluates the open applications in a background task.
+(licensing.selectors.threshold_preview). "Save" saves through the same services as the API
+(licensing.services.threshold_rules): the rule's version is checked (a rule changed by
+someone else since the form was opened is not overwritten), its exporter must belong to its
+organization, it needs at least one level, and the saved rule re-evaluates the open
+applications in a background task. A refused save shows "Not saved: …" and writes nothing.
 """
 
 from __future__ import annotations
@@ -18,7 +21,7 @@ from django.forms.utils import ErrorList
 from core.actors import Actor
 from core.admin import AuditedModelAdmin
 from core.models import CalendarException
-from licensing.admin.actions import report_per_row
+from licensing.admin.actions import ServiceSavesMixin, formset_of, report_per_row
 from licensing.admin.display import (
     BADGE_MEDIA,
     admin_link,
@@ -26,13 +29,21 @@ from licensing.admin.display import (
     delay_badge,
 )
 from licensing.admin.filters import AlertStateFilter
+from licensing.admin.forms import VersionCheckedModelForm
 from licensing.admin.imports import ExportOnlyMixin
-from licensing.admin.scoping import OrganizationScopedAdminMixin, sees_every_organization
+from licensing.admin.scoping import OrganizationScopedAdminMixin
 from licensing.models.delays import DelayAlert, ThresholdLevel, ThresholdRule
 from licensing.selectors.admin_queues import alert_urgency
-from licensing.selectors.threshold_preview import rule_spec_from_input, threshold_rule_preview
-from licensing.services.delays import alert_acknowledge
-from licensing.services.threshold_rules import delays_recompute_on_commit
+from licensing.selectors.memberships import sees_every_organization
+from licensing.selectors.threshold_preview import threshold_rule_preview
+from licensing.services.delays import alert_acknowledge, rule_spec
+from licensing.services.threshold_rules import (
+    RULE_FIELDS,
+    LevelInput,
+    delays_recompute_on_commit,
+    threshold_rule_create,
+    threshold_rule_update,
+)
 
 PREVIEW = "_preview"
 PREVIEW_ONLY = "preview_only"
@@ -44,7 +55,7 @@ class ThresholdLevelInline(admin.TabularInline):
     fields = ("level", "after", "unit", "at_statutory_deadline")
 
 
-class ThresholdRuleForm(forms.ModelForm):
+class ThresholdRuleForm(VersionCheckedModelForm):
     """Holds a "preview only" marker so that a preview never reaches the save."""
 
     preview_only = False
@@ -71,12 +82,31 @@ def _drop_preview_marker(form: forms.BaseForm) -> None:
         del form.errors[NON_FIELD_ERRORS]
 
 
+def level_inputs(formset) -> list[LevelInput]:
+    """The levels a ThresholdLevel formset holds once saved: deleted and blank rows left out."""
+    levels = []
+    for form in formset.forms if formset is not None else ():
+        data = form.cleaned_data
+        if not data or data.get("DELETE") or not data.get("level"):
+            continue
+        levels.append(
+            LevelInput(
+                level=data["level"],
+                after=data.get("after"),
+                unit=data.get("unit") or LevelInput.unit,
+                at_statutory_deadline=bool(data.get("at_statutory_deadline")),
+            )
+        )
+    return levels
+
+
 @admin.register(ThresholdRule)
-class ThresholdRuleAdmin(OrganizationScopedAdminMixin, AuditedModelAdmin):
-    """Saving a rule re-evaluates the open applications in a background task.
+class ThresholdRuleAdmin(ServiceSavesMixin, OrganizationScopedAdminMixin, AuditedModelAdmin):
+    """Saves go through threshold_rule_create/update, which re-evaluate the open applications
+    in a background task.
 
     Rules without an organization are the defaults of every organization: members see them,
-    only superusers change them.
+    only superusers change them. A rule never moves to another organization (as in the API).
     """
 
     form = ThresholdRuleForm
@@ -94,7 +124,12 @@ class ThresholdRuleAdmin(OrganizationScopedAdminMixin, AuditedModelAdmin):
         "lead_buffer_days",
         "is_active",
     )
-    list_filter = ("is_active", "organization", "authority", "material_family")
+    list_filter = (
+        "is_active",
+        ("organization", admin.RelatedOnlyFieldListFilter),
+        "authority",
+        "material_family",
+    )
     list_select_related = ("organization", "authority", "item", "exporter")
     search_fields = ("name",)
     autocomplete_fields = ("item", "exporter")
@@ -114,7 +149,9 @@ class ThresholdRuleAdmin(OrganizationScopedAdminMixin, AuditedModelAdmin):
 
     def _is_shared_default(self, request, obj) -> bool:
         return (
-            obj is not None and obj.organization_id is None and not sees_every_organization(request)
+            obj is not None
+            and obj.organization_id is None
+            and not sees_every_organization(request.user)
         )
 
     def has_change_permission(self, request, obj=None) -> bool:
@@ -127,9 +164,15 @@ class ThresholdRuleAdmin(OrganizationScopedAdminMixin, AuditedModelAdmin):
             request, obj
         )
 
+    def get_readonly_fields(self, request, obj=None):
+        readonly = list(super().get_readonly_fields(request, obj))
+        if obj is not None:
+            readonly.append("organization")
+        return readonly
+
     def get_form(self, request, obj=None, change=False, **kwargs):
         form = super().get_form(request, obj, change=change, **kwargs)
-        if "organization" in form.base_fields and not sees_every_organization(request):
+        if "organization" in form.base_fields and not sees_every_organization(request.user):
             # Only superusers write the defaults of every organization.
             form.base_fields["organization"].required = True
         if PREVIEW in request.POST:
@@ -149,23 +192,45 @@ class ThresholdRuleAdmin(OrganizationScopedAdminMixin, AuditedModelAdmin):
 
     def _preview(self, request, form, formsets, obj):
         rule = form.instance  # the form's cleaned values, not saved
-        levels = [
-            level_form.cleaned_data
-            for formset in formsets
-            if formset.model is ThresholdLevel
-            for level_form in formset.forms
-            if level_form.cleaned_data.get("level") and not level_form.cleaned_data.get("DELETE")
-        ]
-        proposed = rule_spec_from_input(rule=rule, levels=levels) if rule.is_active else None
+        levels = level_inputs(formset_of(formsets, ThresholdLevel))
+        proposed = rule_spec(rule, levels=levels) if rule.is_active else None
         return threshold_rule_preview(
             proposed=proposed,
             replaces=obj.pk if obj is not None else None,
-            organization_ids=None if sees_every_organization(request) else [rule.organization_id],
+            organization_ids=None
+            if sees_every_organization(request.user)
+            else [rule.organization_id],
         )
 
-    def save_related(self, request, form, formsets, change):
-        super().save_related(request, form, formsets, change)
-        delays_recompute_on_commit()
+    def save_by_service(self, request, form, formsets, change):
+        """The services re-evaluate the open applications themselves (on commit)."""
+        actor = Actor.for_user(request.user)
+        levels_formset = formset_of(formsets, ThresholdLevel)
+        levels = level_inputs(levels_formset)
+        rule = form.instance
+        if not change:
+            created = threshold_rule_create(
+                organization=form.cleaned_data.get("organization"),
+                levels=levels,
+                actor=actor,
+                **{name: form.cleaned_data[name] for name in RULE_FIELDS if name in form.fields},
+            )
+            # The admin log and the redirect refer to the row the service created.
+            rule.pk = created.pk
+            rule._state.adding = False
+            return
+        changes = {
+            name: form.cleaned_data[name] for name in form.changed_data if name in RULE_FIELDS
+        }
+        levels_changed = levels_formset is not None and levels_formset.has_changed()
+        if changes or levels_changed:
+            threshold_rule_update(
+                rule=ThresholdRule.objects.get(pk=rule.pk),
+                actor=actor,
+                expected_version=form.cleaned_data.get("expected_version"),
+                levels=levels if levels_changed else None,
+                **changes,
+            )
 
     def delete_model(self, request, obj):
         super().delete_model(request, obj)

@@ -139,3 +139,19 @@ class AcknowledgeForm(RowsForm):
         widget=forms.Textarea(attrs={"rows": 3}),
         help_text="What was done about it, e.g. who was told.",
     )
+
+
+class VersionCheckedModelForm(forms.ModelForm):
+    """A change form that remembers the `version` of the row it was loaded with.
+
+    The service saving it receives that version as `expected_version`: if someone (the API,
+    another officer) changed the row after the form was opened, the save is refused instead
+    of silently overwriting their change.
+    """
+
+    expected_version = forms.IntegerField(widget=forms.HiddenInput, required=False)
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        if not self.instance._state.adding:
+            self.fields["expected_version"].initial = self.instance.version

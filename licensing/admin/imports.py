@@ -26,7 +26,6 @@ from import_export.forms import ConfirmImportForm, ImportForm
 from import_export.resources import modelresource_factory
 
 from core.actors import Actor
-from licensing.admin.scoping import scope_to_member_organizations, sees_every_organization
 from licensing.imports import (
     EXPORT_FORMATS,
     EXPORT_RESOURCES,
@@ -38,14 +37,12 @@ from licensing.imports import (
     ShipmentImportResource,
 )
 from licensing.models import Organization
+from licensing.selectors.memberships import scope_to_member_organizations
 
 
 def importable_organizations(request: HttpRequest) -> QuerySet[Organization]:
     """The organizations the user may import rows into: all for superusers, else their own."""
-    organizations = Organization.objects.order_by("name")
-    if sees_every_organization(request):
-        return organizations
-    return organizations.filter(members=request.user)
+    return scope_to_member_organizations(Organization.objects.order_by("name"), request.user, "pk")
 
 
 class OrganizationImportForm(ImportForm):
@@ -223,7 +220,7 @@ class _ServiceImportMixin(ImportExportMixin):
         # The changelist's own queryset is scoped already when the ModelAdmin is; this keeps
         # exports scoped even for a ModelAdmin that is not.
         return scope_to_member_organizations(
-            super().get_export_queryset(request), request, "organization"
+            super().get_export_queryset(request), request.user, "organization"
         )
 
 
@@ -260,5 +257,5 @@ class ExportOnlyMixin(ExportMixin, admin.ModelAdmin):
     def get_export_queryset(self, request: HttpRequest) -> QuerySet:
         queryset = super().get_export_queryset(request)
         if any(field.name == "organization" for field in self.model._meta.get_fields()):
-            queryset = scope_to_member_organizations(queryset, request, "organization")
+            queryset = scope_to_member_organizations(queryset, request.user, "organization")
         return queryset

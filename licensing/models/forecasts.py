@@ -22,7 +22,8 @@ class ForecastCurve(models.Model):
     Written whole by `licensing.services.forecasts.forecast_refresh_all` (all rows replaced in
     one transaction) and read by the per-application refresh, so an application's window can
     be recomputed after a change without refitting. `organization` is null when organizations
-    pool their anonymised durations (SHARE_ANONYMOUS_STATS).
+    pool their anonymised durations (SHARE_ANONYMOUS_STATS); a pooled stratum is stored only
+    when decisions of at least POOL_MIN_ORGANIZATIONS organizations are in it.
     """
 
     organization = models.ForeignKey(

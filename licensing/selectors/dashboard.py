@@ -31,11 +31,11 @@ from licensing.models import (
     LicenseApplication,
     LicensingAuthority,
     MaterialFamily,
-    Organization,
     PeriodUnit,
     StatusChange,
 )
 from licensing.models.applications import PENDING_STATUSES
+from licensing.selectors.memberships import scope_to_member_organizations
 
 # Working-day buckets of the ageing histogram; 45 is CN-MOFCOM's statutory period.
 AGEING_EDGES = (0, 11, 21, 31, 41, 46)
@@ -92,18 +92,12 @@ class DelayDashboard:
 
 
 def applications_visible_to(user) -> QuerySet[LicenseApplication]:
-    """Every application for a superuser; otherwise those of the user's organizations."""
-    applications = LicenseApplication.objects.all()
-    if user.is_superuser:
-        return applications
-    return applications.filter(organization__in=Organization.objects.filter(members=user))
+    """Every application for an active superuser; otherwise those of the user's organizations."""
+    return scope_to_member_organizations(LicenseApplication.objects.all(), user)
 
 
 def alerts_visible_to(user) -> QuerySet[DelayAlert]:
-    alerts = DelayAlert.objects.all()
-    if user.is_superuser:
-        return alerts
-    return alerts.filter(organization__in=Organization.objects.filter(members=user))
+    return scope_to_member_organizations(DelayAlert.objects.all(), user)
 
 
 def _level_counts(prefix: str = "", *, distinct: bool = False) -> dict:

@@ -20,7 +20,6 @@ from dataclasses import dataclass, field
 from django.utils import timezone
 
 from licensing.models import DELAY_LEVEL_RANK, LicenseApplication
-from licensing.models.delays import ThresholdRule
 from licensing.services.delays import (
     CHECKED_APPLICATION_STATUSES,
     _clock_days,
@@ -29,7 +28,7 @@ from licensing.services.delays import (
     fallback_rule,
     prefetched_applications,
 )
-from licensing.thresholds import LevelSpec, RuleSpec, assess_levels, select_rule
+from licensing.thresholds import RuleSpec, assess_levels, select_rule
 
 CHUNK_SIZE = 500
 
@@ -107,32 +106,3 @@ def threshold_rule_preview(
         if before != after:
             preview.moves[(before, after)] += 1
     return preview
-
-
-def rule_spec_from_input(
-    *, rule: ThresholdRule, levels: list[dict], created_at: dt.datetime | None = None
-) -> RuleSpec:
-    """A RuleSpec of an unsaved rule (its fields set on `rule`) and its levels as dicts."""
-    return RuleSpec(
-        id=rule.pk or uuid.uuid4(),
-        levels=tuple(
-            LevelSpec(
-                level["level"],
-                level.get("after"),
-                level.get("unit") or "working_days",
-                bool(level.get("at_statutory_deadline")),
-            )
-            for level in levels
-        ),
-        repeat_every=rule.repeat_every,
-        repeat_unit=rule.repeat_unit,
-        lead_buffer_days=rule.lead_buffer_days,
-        expiry_warning_days=rule.expiry_warning_days,
-        organization_id=rule.organization_id,
-        authority_id=rule.authority_id,
-        item_id=rule.item_id,
-        material_family=rule.material_family,
-        destination_country=str(rule.destination_country or ""),
-        exporter_id=rule.exporter_id,
-        created_at=created_at or rule.created_at or timezone.now(),
-    )

@@ -88,12 +88,18 @@ def fallback_rule() -> RuleSpec:
     )
 
 
-def rule_spec(rule: ThresholdRule) -> RuleSpec:
+def rule_spec(rule: ThresholdRule, *, levels: Iterable | None = None) -> RuleSpec:
+    """The engine's view of `rule` and its saved levels.
+
+    `levels` stands in for the saved levels: anything with `level`, `after`, `unit` and
+    `at_statutory_deadline` (the admin's preview passes the edited, unsaved levels of a rule
+    whose fields are set but not saved; its `created_at` is then None, which sorts as newest).
+    """
     return RuleSpec(
         id=rule.pk,
         levels=tuple(
             LevelSpec(level.level, level.after, level.unit, level.at_statutory_deadline)
-            for level in rule.levels.all()
+            for level in (rule.levels.all() if levels is None else levels)
         ),
         repeat_every=rule.repeat_every,
         repeat_unit=rule.repeat_unit,

@@ -4,7 +4,8 @@
   applications, the clocks of the open ones (censored at their age), a refit of every
   stratum's curve (ForecastCurve, replaced whole) and the window of every open application,
   written in batches.
-- `forecast_recompute_open`: the same windows from the stored curves, without refitting.
+- `forecast_recompute_open`: the same windows from the stored curves, without refitting
+  (measured by tests/benchmarks/bench_forecast.py; nothing else calls it).
 - `forecast_after_application_change`: in a service's transaction, after a status change or
   a clock stop: stores the decision times when the application was just decided, and
   recomputes its window from the stored curves (a constant number of queries).
@@ -14,6 +15,9 @@ Surprises: the windows are derived data, like the delay fields: writing them bum
 the one read, so a nightly refresh never overwrites what a concurrent decision just stored.
 When an application's p90 or basis moves, its waiting shipments are marked due: their
 at-risk check reads p90 (licensing.services.delays).
+With SHARE_ANONYMOUS_STATS on, a pooled stratum is fitted (and stored) only when decisions of
+at least POOL_MIN_ORGANIZATIONS organizations stand behind it, as for the lead-time
+statistics; a narrower one is left out and the next level answers.
 """
 
 from __future__ import annotations
@@ -63,21 +67,17 @@ from licensing.models import (
     LicenseApplication,
     LicensingAuthority,
     Shipment,
-    ShipmentStatus,
     StatusChange,
 )
-from licensing.models.applications import PENDING_STATUSES
+from licensing.selectors.lead_times import POOL_MIN_ORGANIZATIONS
+
+# The delay engine's sets: applications whose clock can run get a window, and the shipments
+# whose at-risk check reads it are marked due when it moves.
+from licensing.services.delays import CHECKED_APPLICATION_STATUSES as FORECAST_STATUSES
+from licensing.services.delays import WAITING_SHIPMENT_STATUSES
 
 logger = logging.getLogger(__name__)
 
-# Applications that get a window: the clock has started and the authority has not decided.
-FORECAST_STATUSES = tuple(s for s in PENDING_STATUSES if s != ApplicationStatus.DRAFT)
-# Shipments whose at-risk check reads the window.
-WAITING_SHIPMENT_STATUSES = (
-    ShipmentStatus.AWAITING_LICENSE,
-    ShipmentStatus.LICENSED,
-    ShipmentStatus.ON_HOLD,
-)
 # Rows per write transaction: a racing decision waits for one batch at most.
 WRITE_BATCH = 10_000
 WINDOW_FIELDS = (
@@ -119,6 +119,7 @@ class OpenClock:
 
     id: object
     version: int
+    organization_id: str
     subject: ForecastSubject
     unit: str
     age: int
@@ -129,10 +130,13 @@ class OpenClock:
     clock_key: tuple = ()
 
 
-def _families() -> dict[str, str]:
+def _families(items: QuerySet | None = None) -> dict[str, str]:
+    """Material family by item id: of the items `items` selects (ids), or of every item."""
+    catalogue = ControlledItem.objects.all()
+    if items is not None:
+        catalogue = catalogue.filter(pk__in=items)
     return {
-        str(pk): family
-        for pk, family in ControlledItem.objects.values_list("pk", "material_family")
+        str(pk): family for pk, family in catalogue.order_by().values_list("pk", "material_family")
     }
 
 
@@ -157,8 +161,9 @@ def _subject(
 
 def decided_history(
     *, before: dt.datetime | None = None, authority_ids: Iterable | None = None
-) -> list[tuple[ForecastSubject, int, bool, int]]:
-    """Decided applications, aggregated in SQL: (subject, counting days, decided?, how many).
+) -> list[tuple[ForecastSubject, int, bool, int, str]]:
+    """Decided applications, aggregated in SQL: (subject, counting days, decided?, how many,
+    organization).
 
     Approvals and denials (and what followed an approval) are decisions; withdrawals are
     censored at their stored duration. With `before`, only decisions made before it.
@@ -190,7 +195,7 @@ def decided_history(
     )
     families, pooled = _families(), forecast_pooled()
     return [
-        (_subject(org, authority, item, dest, families, pooled), days, bool(decided), n)
+        (_subject(org, authority, item, dest, families, pooled), days, bool(decided), n, _id(org))
         for org, authority, item, dest, days, decided, n in rows
     ]
 
@@ -200,15 +205,26 @@ def open_clocks(
     *,
     now: dt.datetime,
     as_of: dt.datetime | None = None,
+    whole_catalogue: bool = False,
 ) -> list[OpenClock]:
-    """The clocks of the applications in `queryset` at `now`, read with three set-based queries.
+    """The clocks of the applications in `queryset` at `now`, read with five set-based queries.
 
-    `as_of` (the backtest) reads the past: status changes after it are ignored and the
-    application counts as undecided then.
+    Only the authorities and items of `queryset`'s applications are read (one application's
+    change reads its own item, whatever the catalogue's size), or with `whole_catalogue`
+    (the nightly paths, whose `queryset` is every open application) all of them: one plain
+    read instead of a semi-join over every open application's lines. `as_of` (the backtest)
+    reads the past: status changes after it, and clock stops recorded after it or starting
+    later, are ignored, and the application counts as undecided then.
     """
-    authorities = {a.pk: a for a in LicensingAuthority.objects.all()}
+    ids = queryset.values("pk")
+    authorities = LicensingAuthority.objects.all()
+    items = None
+    if not whole_catalogue:
+        authorities = authorities.filter(pk__in=queryset.values("authority_id"))
+        items = ApplicationLine.objects.filter(application_id__in=ids).values("item_id")
+    authorities = {authority.pk: authority for authority in authorities}
     calendars: dict[str, WorkingCalendar] = {}
-    families, pooled = _families(), forecast_pooled()
+    families, pooled = _families(items), forecast_pooled()
     rows = list(
         queryset.annotate(first_item=first_line_item())
         .order_by()
@@ -225,7 +241,6 @@ def open_clocks(
             *WINDOW_FIELDS[:4],
         )
     )
-    ids = queryset.values("pk")
     events: dict = {}
     # Only an information request pauses the clock (licensing.clock): the history of an
     # application that never had one cannot change its clock, so it is not read.
@@ -242,11 +257,12 @@ def open_clocks(
     ).order_by():
         events.setdefault(application_id, []).append(StatusEvent(to_status, occurred_at))
     stops: dict = {}
-    for application_id, started_on, ended_on in (
-        ClockStop.objects.filter(application_id__in=ids)
-        .values_list("application_id", "started_on", "ended_on")
-        .order_by()
-    ):
+    recorded = ClockStop.objects.filter(application_id__in=ids)
+    if as_of is not None:
+        recorded = recorded.filter(created_at__lte=as_of, started_on__lte=as_of.date())
+    for application_id, started_on, ended_on in recorded.values_list(
+        "application_id", "started_on", "ended_on"
+    ).order_by():
         stops.setdefault(application_id, []).append(StopPeriod(started_on, ended_on))
 
     clocks = []
@@ -289,6 +305,7 @@ def open_clocks(
             OpenClock(
                 id=pk,
                 version=version,
+                organization_id=_id(org),
                 subject=_subject(org, authority_id, item, dest, families, pooled),
                 unit=authority.review_period_unit,
                 age=age,
@@ -311,11 +328,16 @@ def open_queryset() -> QuerySet[LicenseApplication]:
 
 
 def fit_curves(
-    history: Iterable[tuple[ForecastSubject, int, bool, int]], clocks: Iterable[OpenClock]
+    history: Iterable[tuple[ForecastSubject, int, bool, int, str]], clocks: Iterable[OpenClock]
 ) -> dict[StratumKey, SurvivalCurve]:
-    """Curves of every stratum: the decided history plus the open applications, censored."""
-    censored = ((clock.subject, clock.age, False, 1) for clock in clocks)
-    return fit_strata([*history, *censored])
+    """Curves of every stratum: the decided history plus the open applications, censored.
+
+    Pooled (SHARE_ANONYMOUS_STATS): only strata with decisions of at least
+    POOL_MIN_ORGANIZATIONS organizations, so no window rests on one other organization's.
+    """
+    censored = ((clock.subject, clock.age, False, 1, clock.organization_id) for clock in clocks)
+    min_organizations = POOL_MIN_ORGANIZATIONS if forecast_pooled() else None
+    return fit_strata([*history, *censored], min_organizations=min_organizations)
 
 
 def _store_curves(curves: Mapping[StratumKey, SurvivalCurve], *, now: dt.datetime) -> None:
@@ -487,19 +509,22 @@ def _mark_shipments_due(application_ids: Sequence, *, now: dt.datetime) -> None:
         ).update(next_check_at=now)
 
 
+def _clear_windows(applications: QuerySet[LicenseApplication]) -> int:
+    """Remove the window of `applications` (those that have one)."""
+    return applications.exclude(expected_decision_basis="").update(
+        expected_decision_p50=None,
+        expected_decision_p90=None,
+        expected_decision_basis="",
+        expected_decision_sample_size=0,
+        expected_decision_computed_at=None,
+    )
+
+
 def _clear_stale_windows() -> int:
     """Applications that are no longer open (or whose clock has not started) keep no window."""
-    return (
+    return _clear_windows(
         LicenseApplication.objects.exclude(
             status__in=FORECAST_STATUSES, clock_started_at__isnull=False
-        )
-        .exclude(expected_decision_basis="")
-        .update(
-            expected_decision_p50=None,
-            expected_decision_p90=None,
-            expected_decision_basis="",
-            expected_decision_sample_size=0,
-            expected_decision_computed_at=None,
         )
     )
 
@@ -508,10 +533,11 @@ def forecast_refresh_all(*, now: dt.datetime | None = None) -> ForecastReport:
     """The nightly refit: every stratum's curve from the whole history, then every open window.
 
     Set-based reads (one aggregate of the decided applications; the open ones, their status
-    changes and clock stops in three queries); windows written in batches. Safe to run twice.
+    changes and clock stops in three queries; the authorities and items); windows written in
+    batches. Safe to run twice.
     """
     now = now or timezone.now()
-    clocks = open_clocks(open_queryset(), now=now)
+    clocks = open_clocks(open_queryset(), now=now, whole_catalogue=True)
     curves = fit_curves(decided_history(), clocks)
     with transaction.atomic():
         _store_curves(curves, now=now)
@@ -530,9 +556,13 @@ def forecast_refresh_all(*, now: dt.datetime | None = None) -> ForecastReport:
 
 
 def forecast_recompute_open(*, now: dt.datetime | None = None) -> ForecastReport:
-    """Every open window again, from the stored curves (no refit)."""
+    """Every open window again, from the stored curves (no refit).
+
+    Kept for tests/benchmarks/bench_forecast.py, which measures it (a day's recompute
+    without a refit); the service itself does not call it.
+    """
     now = now or timezone.now()
-    clocks = open_clocks(open_queryset(), now=now)
+    clocks = open_clocks(open_queryset(), now=now, whole_catalogue=True)
     return _refresh_windows(clocks, stored_curves(), now=now)
 
 
@@ -560,13 +590,7 @@ def forecast_after_application_change(
         _store_decision_days(row)
     clocks = open_clocks(open_queryset().filter(pk=row.pk), now=now)
     if not clocks:
-        LicenseApplication.objects.filter(pk=row.pk).exclude(expected_decision_basis="").update(
-            expected_decision_p50=None,
-            expected_decision_p90=None,
-            expected_decision_basis="",
-            expected_decision_sample_size=0,
-            expected_decision_computed_at=None,
-        )
+        _clear_windows(LicenseApplication.objects.filter(pk=row.pk))
         return None
     curves = stored_curves([clock.subject for clock in clocks])
     windows = windows_for(clocks, curves)
@@ -616,7 +640,6 @@ class BacktestReport:
     withdrawn: int = 0
     still_open: int = 0
     inside_p90: int = 0
-    inside_now_to_p90: int = 0
     p50_abs_errors_working_days: list[int] = field(default_factory=list)
     p50_abs_errors_calendar_days: list[int] = field(default_factory=list)
     by_basis: dict[str, int] = field(default_factory=dict)
@@ -650,7 +673,6 @@ class BacktestReport:
                 "still_open": self.still_open,
             },
             "share_decided_by_p90": share(self.inside_p90),
-            "share_decided_within_at_to_p90": share(self.inside_now_to_p90),
             "p50_median_abs_error_working_days": median(self.p50_abs_errors_working_days),
             "p50_median_abs_error_calendar_days": median(self.p50_abs_errors_calendar_days),
         }
@@ -665,14 +687,19 @@ def forecast_backtest(*, at: dt.datetime) -> BacktestReport:
     decision. Withdrawn ones and those still open today have no decision to compare with;
     neither have windows without an estimate (no history and no statutory deadline).
     Reads only: nothing is stored.
+
+    Not everything is replayed: clock stops count only when recorded (`created_at`) and
+    started by `at`, but `is_escalated` and `involves_watch_listed_party` (which decide
+    whether a statutory deadline applies) are read as they are today, and so are the
+    applications' lines (item, destination) and the catalogue's material families.
     """
     report = BacktestReport(at=at)
     history = decided_history(before=at)
-    report.fitted_decisions = sum(n for _, _, decided, n in history if decided)
+    report.fitted_decisions = sum(n for _, _, decided, n, _ in history if decided)
     open_then = LicenseApplication.objects.filter(clock_started_at__lt=at).filter(
         Q(decided_at__isnull=True) | Q(decided_at__gte=at)
     )
-    clocks = open_clocks(open_then, now=at, as_of=at)
+    clocks = open_clocks(open_then, now=at, as_of=at, whole_catalogue=True)
     curves = fit_curves(history, clocks)
     windows = windows_for(clocks, curves)
     codes = {str(pk): code for pk, code in LicensingAuthority.objects.values_list("pk", "code")}
@@ -715,8 +742,6 @@ def forecast_backtest(*, at: dt.datetime) -> BacktestReport:
         decided_on = _local_date(decided_at, ZoneInfo(time_zone))
         if decided_on <= window.p90:
             report.inside_p90 += 1
-            if decided_on >= clock.days.today:
-                report.inside_now_to_p90 += 1
         early, late = sorted((decided_on, window.p50))
         report.p50_abs_errors_calendar_days.append((late - early).days)
         report.p50_abs_errors_working_days.append(

@@ -13,9 +13,10 @@ so the seed never goes stale.
 - `forecast_refit_1m_decided_s`: one `forecast_refresh_all` (aggregate of the decided, clocks
   of the open, refit and store every curve, then every window). Context, no target.
 - `forecast_recompute_100k_open_s`: `forecast_recompute_open` one day later (FORECAST_NOW + 1
-  day, so the windows move): read the open applications, their status changes and clock
-  stops (three queries), compute each clock and window from the stored curves, write all
-  100,000 windows (UPDATE ... FROM VALUES, 1,000 rows a statement).
+  day, so the windows move; the only caller of that service): read the open applications,
+  their authorities and items, status changes and clock stops (five queries), compute each
+  clock and window from the stored curves, write all 100,000 windows (COPY into a temporary
+  table, then one UPDATE ... FROM it per 10,000 rows).
 - `forecast_set_based_read_100k_s`: one SQL statement reading the same rows: the open
   applications with their first line's item, joined with the status history of those that
   had an information request (the recompute reads only that history: nothing else can pause

@@ -136,7 +136,7 @@ def test_an_officer_approves_an_overdue_application(
     page.get_by_role("link", name="Delays dashboard").click()
     page.wait_for_url(f"{live_server.url}/admin/delays/")
     assert page.locator("h1").first.inner_text() == "Delays"
-    assert page.locator("svg.chart").count() == 6
+    assert page.locator("svg.chart").count() == 7  # levels, ageing, 4 breakdowns, lead times
     oldest = page.locator("#oldest").inner_text()
     assert "BROWSER-KEEP" in oldest
     assert "BROWSER-APPROVE" not in oldest

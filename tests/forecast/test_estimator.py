@@ -1,12 +1,16 @@
-"""The estimator alone (licensing.forecast): Kaplan-Meier, conditional quantiles, the fallbacks."""
+"""The estimator (licensing.forecast) through `windows_for`, the entry point the services use:
+Kaplan-Meier, conditional quantiles, the fallbacks. No database."""
 
 from __future__ import annotations
 
 import datetime as dt
 import random
 import uuid
+from collections import Counter
+from collections.abc import Iterable
 
 import pytest
+from django.test import override_settings
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -15,10 +19,10 @@ from licensing.forecast import (
     Basis,
     ForecastSubject,
     SurvivalCurve,
-    estimate_window,
     fit_strata,
     stratum_key,
 )
+from licensing.services.forecasts import OpenClock, windows_for
 from tests.forecast.history import weibull_days, weibull_quantile
 
 AUTHORITY = uuid.UUID(int=1)
@@ -32,11 +36,35 @@ SUBJECT = ForecastSubject(
 )
 
 
+def km(observations: Iterable[tuple[int, bool]]) -> SurvivalCurve:
+    """The curve of (duration, decided?) observations, undecided ones censored at their duration."""
+    return SurvivalCurve.from_counts(Counter(observations))
+
+
+def window_of(curves, *, age: int, days: ClockDays, deadline, min_sample: int = 20, by_level=None):
+    """The window `windows_for` computes for one open application of SUBJECT."""
+    clock = OpenClock(
+        id=1,
+        version=1,
+        organization_id=None,
+        subject=SUBJECT,
+        unit="working_days",
+        age=age,
+        days=days,
+        statutory_deadline=deadline,
+        stored=(),
+        clock_key=("test", age),
+    )
+    with override_settings(
+        FORECAST_MIN_SAMPLE=min_sample, FORECAST_MIN_SAMPLE_BY_LEVEL=by_level or {}
+    ):
+        [window] = windows_for([clock], curves)
+    return window
+
+
 def test_kaplan_meier_matches_a_hand_computed_example():
     # Durations 3, 5, 5+, 8, 10+, 12 (+ = censored: withdrawn or still open at that age).
-    curve = SurvivalCurve.from_observations(
-        [(3, True), (5, True), (5, False), (8, True), (10, False), (12, True)]
-    )
+    curve = km([(3, True), (5, True), (5, False), (8, True), (10, False), (12, True)])
     # t=3: 6 at risk, 1 decided -> 5/6; t=5: 5 at risk, 1 decided (the censored 5 still at
     # risk) -> 5/6 * 4/5 = 2/3; t=8: 3 at risk -> 2/3 * 2/3 = 4/9; t=10 censored: no step;
     # t=12: 1 at risk -> 0.
@@ -55,13 +83,13 @@ def test_kaplan_meier_matches_a_hand_computed_example():
 
 
 def test_a_censored_tail_that_never_falls_far_enough_has_no_p90():
-    curve = SurvivalCurve.from_observations([(10, True), (20, False), (20, False), (20, False)])
+    curve = km([(10, True), (20, False), (20, False), (20, False)])
     assert curve.conditional_quantile(0.5, 0) is None  # S only reaches 3/4
     assert curve.conditional_quantile(0.2, 0) == 10
 
 
 def test_stored_rows_round_trip():
-    curve = SurvivalCurve.from_observations([(3, True), (5, True), (5, False), (9, False)])
+    curve = km([(3, True), (5, True), (5, False), (9, False)])
     assert SurvivalCurve.from_rows(curve.rows()) == curve
 
 
@@ -80,7 +108,7 @@ def test_kaplan_meier_recovers_a_known_distribution_with_censoring(censoring):
             observations.append((censored_at, False))
         else:
             observations.append((days, True))
-    curve = SurvivalCurve.from_observations(observations)
+    curve = km(observations)
     assert weibull_quantile(0.5) == 38 and weibull_quantile(0.9) == 69
     assert abs(curve.conditional_quantile(0.5, 0) - 38) <= 2
     assert abs(curve.conditional_quantile(0.9, 0) - 69) <= 4
@@ -105,14 +133,12 @@ def test_the_window_is_never_in_the_past(cn_calendar, durations, age, offset, pa
     start = dt.date(2025, 3, 3) + dt.timedelta(days=offset)
     today = cn_calendar.add_working_days(start, age)
     paused = {today - dt.timedelta(days=i) for i in range(pause)}
-    curve = SurvivalCurve.from_observations(durations)
-    window = estimate_window(
-        curves={stratum_key(Basis.AUTHORITY, SUBJECT): curve},
-        subject=SUBJECT,
+    curve = km(durations)
+    window = window_of(
+        {stratum_key(Basis.AUTHORITY, SUBJECT): curve},
         age=age,
         days=_days(start, today, cn_calendar, paused),
-        unit="working_days",
-        statutory_deadline=cn_calendar.add_working_days(start, 45),
+        deadline=cn_calendar.add_working_days(start, 45),
         min_sample=1,
     )
     assert window.p50 is not None and window.p90 is not None
@@ -122,19 +148,26 @@ def test_the_window_is_never_in_the_past(cn_calendar, durations, age, offset, pa
 
 
 def _curve(count: int, days: int = 30) -> SurvivalCurve:
-    return SurvivalCurve.from_observations([(days + i % 5, True) for i in range(count)])
+    return km([(days + i % 5, True) for i in range(count)])
 
 
-def _window(curves, *, age: int = 0, min_sample=20, cn_calendar, deadline=dt.date(2025, 5, 8)):
+def _window(
+    curves,
+    *,
+    age: int = 0,
+    min_sample=20,
+    by_level=None,
+    cn_calendar,
+    deadline=dt.date(2025, 5, 8),
+):
     start = dt.date(2025, 3, 3)
-    return estimate_window(
-        curves=curves,
-        subject=SUBJECT,
+    return window_of(
+        curves,
         age=age,
         days=_days(start, cn_calendar.add_working_days(start, age), cn_calendar),
-        unit="working_days",
-        statutory_deadline=deadline,
+        deadline=deadline,
         min_sample=min_sample,
+        by_level=by_level,
     )
 
 
@@ -162,13 +195,13 @@ def test_the_most_specific_level_with_enough_decisions_wins(cn_calendar):
         Basis.AUTHORITY_ITEM_DESTINATION
     )
     # A minimum per level: the item level needs 50 here, the family level 20.
-    per_level = {"default": 20, Basis.AUTHORITY_ITEM: 50}
-    assert _window(curves, min_sample=per_level, cn_calendar=cn_calendar).basis == (
+    per_level = {Basis.AUTHORITY_ITEM: 50}
+    assert _window(curves, by_level=per_level, cn_calendar=cn_calendar).basis == (
         Basis.AUTHORITY_MATERIAL_FAMILY
     )
     # Without the family stratum, the authority alone.
     del curves[key[Basis.AUTHORITY_MATERIAL_FAMILY]]
-    assert _window(curves, min_sample=per_level, cn_calendar=cn_calendar).basis == Basis.AUTHORITY
+    assert _window(curves, by_level=per_level, cn_calendar=cn_calendar).basis == Basis.AUTHORITY
 
 
 def test_the_minimum_counts_decisions_at_or_after_the_current_wait(cn_calendar):
@@ -206,15 +239,7 @@ def test_dates_skip_the_paused_days(cn_calendar):
     start, today = dt.date(2025, 3, 3), dt.date(2025, 3, 10)  # Monday to Monday
     paused = {dt.date(2025, 3, 5), dt.date(2025, 3, 6)}  # two working days paused
     curves = {stratum_key(Basis.AUTHORITY, SUBJECT): _curve(40, days=10)}
-    window = estimate_window(
-        curves=curves,
-        subject=SUBJECT,
-        age=3,
-        days=_days(start, today, cn_calendar, paused),
-        unit="working_days",
-        statutory_deadline=None,
-        min_sample=20,
-    )
+    window = window_of(curves, age=3, days=_days(start, today, cn_calendar, paused), deadline=None)
     assert window.p50_days == 12
     # 12 counting days: 10 working days after the start plus the 2 paused ones.
     assert window.p50 == cn_calendar.add_working_days(start, 14)
@@ -223,9 +248,32 @@ def test_dates_skip_the_paused_days(cn_calendar):
 def test_fit_strata_rolls_every_observation_up_every_level():
     other_item = ForecastSubject(None, AUTHORITY, uuid.UUID(int=3), "rare_earth", "JP")
     curves = fit_strata(
-        [(SUBJECT, 10, True, 3), (other_item, 20, True, 2), (SUBJECT, 15, False, 1)]
+        [(SUBJECT, 10, True, 3, "a"), (other_item, 20, True, 2, "a"), (SUBJECT, 15, False, 1, "a")]
     )
     assert curves[stratum_key(Basis.AUTHORITY_ITEM_DESTINATION, SUBJECT)].total == 4
     assert curves[stratum_key(Basis.AUTHORITY_MATERIAL_FAMILY, SUBJECT)].total_decided == 5
     assert curves[stratum_key(Basis.AUTHORITY, other_item)].total == 6
     assert curves[stratum_key(Basis.AUTHORITY_ITEM, other_item)].total == 2
+
+
+def test_pooled_strata_need_decisions_of_three_organizations():
+    """Pooled (the subjects name no organization): a stratum stands only on decisions of at
+    least `min_organizations` organizations; an organization whose applications are merely
+    open (censored) does not count."""
+    other_item = ForecastSubject(None, AUTHORITY, uuid.UUID(int=3), "rare_earth", "JP")
+    observations = [
+        (SUBJECT, 10, True, 30, "a"),
+        (SUBJECT, 12, True, 30, "b"),
+        (SUBJECT, 14, False, 5, "c"),  # open only
+        (other_item, 20, True, 30, "c"),
+    ]
+    curves = fit_strata(observations, min_organizations=3)
+    # Item + destination and item: organizations a and b decided there, c only waits.
+    assert stratum_key(Basis.AUTHORITY_ITEM_DESTINATION, SUBJECT) not in curves
+    assert stratum_key(Basis.AUTHORITY_ITEM, SUBJECT) not in curves
+    assert stratum_key(Basis.AUTHORITY_ITEM, other_item) not in curves
+    # The family and the authority hold decisions of a, b and c.
+    assert curves[stratum_key(Basis.AUTHORITY, SUBJECT)].total == 95
+    assert stratum_key(Basis.AUTHORITY_MATERIAL_FAMILY, SUBJECT) in curves
+    # Not pooled (no minimum): every stratum is kept.
+    assert stratum_key(Basis.AUTHORITY_ITEM, SUBJECT) in fit_strata(observations)

@@ -181,6 +181,21 @@ def audit_record(
     return row
 
 
+def audit_transition(
+    *,
+    actor: Actor,
+    instance: models.Model,
+    before: Mapping[str, Any],
+    occurred_at: Any,
+    note: str = "",
+) -> ObjectChange:
+    """Record a workflow transition: the fields it changed since `before`, when, and the note."""
+    changes = field_changes(before, field_values(instance)) | {"occurred_at": [None, occurred_at]}
+    if note:
+        changes["note"] = [None, note]
+    return audit_record(actor=actor, instance=instance, action=Action.TRANSITION, changes=changes)
+
+
 def audit_record_many(*, actor: Actor, entries: Iterable[AuditEntry]) -> list[ObjectChange]:
     """Record a batch of changes with one INSERT (the delay scan's level changes and alerts)."""
     request_id, now = current_request_id(), timezone.now()

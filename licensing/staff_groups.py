@@ -3,7 +3,8 @@
 "Compliance officer" works the queue: views everything, changes the records the workflow
 touches and runs every admin action (actions require the change permission). "Auditor"
 views everything, history included, and changes nothing, so no action is offered to it.
-Neither group deletes: the record of an application is evidence.
+Neither group deletes a record: the record of an application is evidence. Officers may only
+remove parts edited with their record (a draft's lines, a rule's levels).
 
 A migration that adds a model calls `staff_groups_sync` again so both groups see it.
 """
@@ -29,6 +30,13 @@ OFFICER_WRITES = (
 )
 # Not calendar exceptions: the working calendar is shared by every organization, so only
 # superusers change it (as they do the default threshold rules).
+# Rows that are parts of a record edited as a whole through its service (a draft's lines, a
+# rule's levels): officers may remove one in the inline. Records themselves are never deleted.
+OFFICER_PART_DELETES = (
+    ("licensing", "applicationline"),
+    ("licensing", "shipmentline"),
+    ("licensing", "thresholdlevel"),
+)
 
 
 def staff_groups_sync(apps, schema_editor=None) -> None:
@@ -56,6 +64,10 @@ def staff_groups_sync(apps, schema_editor=None) -> None:
             content_type__app_label=app_label,
             content_type__model=model,
             codename__in=(f"add_{model}", f"change_{model}"),
+        )
+    for app_label, model in OFFICER_PART_DELETES:
+        writable = writable | Permission.objects.filter(
+            content_type__app_label=app_label, codename=f"delete_{model}"
         )
 
     officer, _ = Group.objects.get_or_create(name=COMPLIANCE_OFFICER)

@@ -222,3 +222,19 @@ def application_in_status(
         **(approval or {}),
     )
     return application
+
+
+def walk_to_review(
+    application: LicenseApplication, accepted_at: dt.datetime, **transition_fields
+) -> LicenseApplication:
+    """Submit three days before `accepted_at`, accept then, start the review an hour later."""
+    walk_application(
+        application,
+        [
+            ("submitted", accepted_at - dt.timedelta(days=3)),
+            ("accepted", accepted_at),
+            ("under_review", accepted_at + dt.timedelta(hours=1)),
+        ],
+        **transition_fields,
+    )
+    return application

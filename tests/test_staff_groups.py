@@ -34,7 +34,14 @@ def test_compliance_officer_works_the_queue_but_deletes_nothing():
         "change_delayalert",
         "change_thresholdrule",
     } <= codenames
-    assert not [codename for codename in codenames if codename.startswith("delete_")]
+    deletes = {codename for codename in codenames if codename.startswith("delete_")}
+    # only parts edited with their record, through its service
+    assert deletes == {
+        "delete_applicationline",
+        "delete_shipmentline",
+        "delete_thresholdlevel",
+    }
+    assert "change_calendarexception" not in codenames
     assert "change_webhookendpoint" not in codenames
 
 

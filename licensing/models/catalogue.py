@@ -39,6 +39,11 @@ class MaterialFamily(models.TextChoices):
     LITHIUM_BATTERY = "lithium_battery", "lithium-battery and graphite-anode items"
     OTHER = "other", "other"
 
+    @classmethod
+    def label_of(cls, value: str) -> str:
+        """The family's label, or the value itself when it is not (or no longer) a family."""
+        return str(cls(value).label) if value in cls.values else value
+
 
 class LicensingAuthority(TimeStampedModel):
     """An authority that decides license applications, with the rules of its clock.

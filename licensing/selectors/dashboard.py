@@ -136,10 +136,6 @@ def _breakdown(rows: list[dict], key: str, label) -> Breakdown:
     )
 
 
-def _family_label(value: str) -> str:
-    return MaterialFamily(value).label if value in MaterialFamily.values else value
-
-
 def _waits(started: QuerySet[LicenseApplication], now: dt.datetime) -> dict:
     """{application id: (working days waited, pauses excluded; clock start)} for running clocks."""
     rows = list(started.values_list("id", "authority_id", "clock_started_at"))
@@ -229,7 +225,7 @@ def delay_dashboard(*, user, now: dt.datetime | None = None) -> DelayDashboard:
             .annotate(**_level_counts("application__", distinct=True))
         ),
         "item__material_family",
-        lambda row: _family_label(row["item__material_family"]),
+        lambda row: MaterialFamily.label_of(row["item__material_family"]),
     )
 
     started = open_applications.filter(clock_started_at__isnull=False)

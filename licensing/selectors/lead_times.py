@@ -316,17 +316,13 @@ def _label(group_by: str, key: str, label: str | None) -> str:
     if group_by == GroupBy.DESTINATION_COUNTRY:
         return str(countries.name(key)) or key
     if group_by == GroupBy.MATERIAL_FAMILY:
-        return _family_label(key)
+        return MaterialFamily.label_of(key)
     if group_by == GroupBy.MONTH:
         return dt.date.fromisoformat(f"{key}-01").strftime("%B %Y")
     if group_by == _CHART_GROUPING:
         authority, _, family = key.partition("|")
-        return f"{authority} · {_family_label(family)}"
+        return f"{authority} · {MaterialFamily.label_of(family)}"
     return key
-
-
-def _family_label(family: str) -> str:
-    return str(MaterialFamily(family).label) if family in MaterialFamily.values else family
 
 
 def _day_start(day: dt.date) -> dt.datetime:

@@ -14,6 +14,7 @@ from core.actors import Actor
 from core.audit import (
     Action,
     audit_record,
+    audit_transition,
     created_changes,
     deleted_changes,
     field_changes,
@@ -370,13 +371,8 @@ def application_transition(
         note=note,
         request_id=current_request_id(),
     )
-    audit_record(
-        actor=actor,
-        instance=locked,
-        action=Action.TRANSITION,
-        changes=field_changes(before, field_values(locked))
-        | {"occurred_at": [None, occurred_at]}
-        | ({"note": [None, note]} if note else {}),
+    audit_transition(
+        actor=actor, instance=locked, before=before, occurred_at=occurred_at, note=note
     )
     webhook_application_status_changed([change])
     # The window first: the shipments' at-risk check below reads its p90.

@@ -22,6 +22,7 @@ from core.actors import Actor
 from core.audit import (
     Action,
     audit_record,
+    audit_transition,
     created_changes,
     deleted_changes,
     field_changes,
@@ -406,13 +407,8 @@ def shipment_transition(
         note=note,
         request_id=current_request_id(),
     )
-    audit_record(
-        actor=actor,
-        instance=locked,
-        action=Action.TRANSITION,
-        changes=field_changes(before, field_values(locked))
-        | {"occurred_at": [None, occurred_at]}
-        | ({"note": [None, note]} if note else {}),
+    audit_transition(
+        actor=actor, instance=locked, before=before, occurred_at=occurred_at, note=note
     )
     if to_status == ShipmentStatus.SHIPPED and application.license_type == LicenseType.SINGLE:
         application_transition(

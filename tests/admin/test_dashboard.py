@@ -38,6 +38,7 @@ from tests.factories import (
     LicensingAuthorityFactory,
     OrganizationFactory,
     walk_application,
+    walk_to_review,
 )
 
 pytestmark = pytest.mark.django_db
@@ -138,15 +139,7 @@ def accepted(accepted_on: str, *, reference: str, organization, exporter, item, 
         line__item=item,
     )
     accepted_at = beijing(accepted_on)
-    walk_application(
-        application,
-        [
-            ("submitted", accepted_at - dt.timedelta(days=3)),
-            ("accepted", accepted_at),
-            ("under_review", accepted_at + dt.timedelta(hours=1)),
-        ],
-        authority_reference=reference,
-    )
+    walk_to_review(application, accepted_at, authority_reference=reference)
     return application
 
 

@@ -113,6 +113,23 @@ def test_rule_edit_from_a_fresh_form_is_saved_with_its_levels(officer_client, ru
     assert rule.version == 2
 
 
+def test_officer_removes_a_level_in_the_inline(officer_client, rule):
+    data = change_form_data(officer_client.get(change_url(rule)))
+    warning_row = next(
+        key.split("-")[1]
+        for key, value in data.items()
+        if key.startswith("levels-") and key.endswith("-level") and value == "warning"
+    )
+    data[f"levels-{warning_row}-DELETE"] = "on"
+
+    response = officer_client.post(change_url(rule), data)
+
+    assert response.status_code == 302
+    rule.refresh_from_db()
+    assert list(rule.levels.values_list("level", flat=True)) == ["overdue"]
+    assert rule.version == 2
+
+
 def test_rule_of_one_organization_cannot_take_another_organizations_exporter(
     officer, officer_client, organization, other_organization
 ):

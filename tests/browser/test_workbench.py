@@ -22,7 +22,7 @@ from licensing.models.organizations import Organization
 from licensing.reference_data import install_reference_data
 from licensing.services.delays import delays_scan
 from licensing.staff_groups import COMPLIANCE_OFFICER, staff_groups_sync
-from tests.factories import LicenseApplicationFactory, walk_application
+from tests.factories import LicenseApplicationFactory, walk_to_review
 
 # serialized_rollback like the suite's other transactional tests: the flush afterwards
 # leaves the migrations' rows (groups, reference data) to be restored for the next test.
@@ -46,15 +46,7 @@ def overdue_application(reference: str, *, organization: Organization) -> Licens
         authority__code="CN-MOFCOM",
         line__item=ControlledItem.objects.get(control_code="1C905"),
     )
-    walk_application(
-        application,
-        [
-            ("submitted", accepted_at - dt.timedelta(days=3)),
-            ("accepted", accepted_at),
-            ("under_review", accepted_at + dt.timedelta(hours=1)),
-        ],
-        authority_reference=reference,
-    )
+    walk_to_review(application, accepted_at, authority_reference=reference)
     return application
 
 

@@ -13,7 +13,7 @@ from django.utils import timezone
 
 from licensing.models import LicenseApplication
 from tests.delays.conftest import FrozenClock, beijing
-from tests.factories import LicenseApplicationFactory, walk_application
+from tests.factories import LicenseApplicationFactory, walk_to_review
 from tests.forecast.history import Built, build_history
 
 NOW = beijing("2025-11-10")
@@ -57,13 +57,6 @@ def under_review(
         line__item=item,
     )
     accepted_at = beijing(accepted_on)
-    walk_application(
-        application,
-        [
-            ("submitted", accepted_at - dt.timedelta(days=3)),
-            ("accepted", accepted_at),
-            ("under_review", accepted_at + dt.timedelta(hours=1)),
-        ],
-    )
+    walk_to_review(application, accepted_at)
     application.refresh_from_db()
     return application

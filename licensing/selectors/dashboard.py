@@ -11,31 +11,24 @@ calendar, whatever unit its statutory period uses.
 from __future__ import annotations
 
 import datetime as dt
-from collections import defaultdict
 from dataclasses import dataclass, field
-from zoneinfo import ZoneInfo
 
 from django.db.models import Count, Q, QuerySet
 from django.utils import timezone
 from django_countries import countries
 
-from core.calendars import working_calendar
 from core.charts import Bucket, buckets_from_edges, histogram_counts
-from licensing.clock import StatusEvent, StopPeriod, compute_clock
 from licensing.models import (
     ApplicationLine,
-    ApplicationStatus,
-    ClockStop,
     DelayAlert,
     DelayLevel,
     LicenseApplication,
-    LicensingAuthority,
     MaterialFamily,
     PeriodUnit,
-    StatusChange,
 )
 from licensing.models.applications import PENDING_STATUSES
 from licensing.selectors.memberships import scope_to_member_organizations
+from licensing.selectors.running_clocks import running_clocks
 
 # Working-day buckets of the ageing histogram; 45 is CN-MOFCOM's statutory period.
 AGEING_EDGES = (0, 11, 21, 31, 41, 46)
@@ -136,56 +129,6 @@ def _breakdown(rows: list[dict], key: str, label) -> Breakdown:
     )
 
 
-def _waits(started: QuerySet[LicenseApplication], now: dt.datetime) -> dict:
-    """{application id: (working days waited, pauses excluded; clock start)} for running clocks."""
-    rows = list(started.values_list("id", "authority_id", "clock_started_at"))
-    if not rows:
-        return {}
-    authorities = {
-        authority.pk: authority
-        for authority in LicensingAuthority.objects.filter(
-            pk__in={authority_id for _, authority_id, _ in rows}
-        ).only("id", "review_period", "time_zone", "calendar_country")
-    }
-    # Only an information request pauses through status changes: read the histories of
-    # the applications that ever had one, not every history.
-    events = defaultdict(list)
-    paused_by_request = StatusChange.objects.filter(
-        to_status=ApplicationStatus.INFO_REQUESTED, application__in=started
-    ).values("application_id")
-    for application_id, to_status, occurred_at in StatusChange.objects.filter(
-        application_id__in=paused_by_request
-    ).values_list("application_id", "to_status", "occurred_at"):
-        events[application_id].append(StatusEvent(to_status, occurred_at))
-    stops = defaultdict(list)
-    for application_id, started_on, ended_on in ClockStop.objects.filter(
-        application__in=started
-    ).values_list("application_id", "started_on", "ended_on"):
-        stops[application_id].append(StopPeriod(started_on, ended_on))
-    calendars = {
-        country: working_calendar(country)
-        for country in {authority.calendar_country for authority in authorities.values()}
-    }
-
-    waits = {}
-    for application_id, authority_id, clock_started_at in rows:
-        authority = authorities[authority_id]
-        wait = compute_clock(
-            clock_started_at=clock_started_at,
-            decided_at=None,
-            period=authority.review_period,
-            unit=PeriodUnit.WORKING_DAYS,
-            zone=ZoneInfo(authority.time_zone),
-            calendar=calendars[authority.calendar_country],
-            events=events.get(application_id, ()),
-            stops=stops.get(application_id, ()),
-            has_deadline=False,
-            now=now,
-        ).elapsed
-        waits[application_id] = (wait, clock_started_at)
-    return waits
-
-
 def delay_dashboard(*, user, now: dt.datetime | None = None) -> DelayDashboard:
     """The dashboard's figures for `user`: all organizations for a superuser, else their own."""
     now = now or timezone.now()
@@ -229,7 +172,8 @@ def delay_dashboard(*, user, now: dt.datetime | None = None) -> DelayDashboard:
     )
 
     started = open_applications.filter(clock_started_at__isnull=False)
-    waits = _waits(started, now)
+    clocks = running_clocks(started, now=now, unit=PeriodUnit.WORKING_DAYS)
+    waits = {pk: (clock.elapsed, clock.clock_started_at) for pk, clock in clocks.items()}
     buckets = buckets_from_edges(AGEING_EDGES)
     # Longest wait first; among equal waits, the earlier clock start.
     oldest_ids = sorted(waits, key=lambda pk: (-waits[pk][0], waits[pk][1], str(pk)))[:OLDEST_LIMIT]

@@ -44,7 +44,6 @@ from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from django.db import connection, models
 from django.db.models import (
@@ -64,8 +63,6 @@ from django.db.models.functions import Concat, RowNumber, TruncMonth
 from django.utils import timezone
 from django_countries import countries
 
-from core.calendars import WorkingCalendar, working_calendar
-from licensing.clock import StatusEvent, StopPeriod, compute_clock
 from licensing.models import (
     ApplicationLine,
     ApplicationStatus,
@@ -73,6 +70,7 @@ from licensing.models import (
     MaterialFamily,
 )
 from licensing.models.applications import DECIDED_STATUSES, PENDING_STATUSES
+from licensing.selectors.running_clocks import running_clocks
 
 S = ApplicationStatus
 # Statuses an approval leads to: each was approved first.
@@ -536,7 +534,19 @@ def _open(
         .values("group_key", "group_label", "open_count", oldest_id=F(f"{prefix}id"))
     )
     oldest_rows = list(rows)
-    ages = _ages({row["oldest_id"] for row in oldest_rows}, now)
+    clocks = running_clocks(
+        LicenseApplication.objects.filter(pk__in={row["oldest_id"] for row in oldest_rows}),
+        now=now,
+    )
+    ages = {
+        pk: OldestOpen(
+            application_id=pk,
+            clock_started_at=clock.clock_started_at,
+            age_calendar_days=clock.age_calendar_days(now),
+            age_working_days=clock.elapsed,
+        )
+        for pk, clock in clocks.items()
+    }
     return {
         row["group_key"]: (
             row["group_label"],
@@ -544,51 +554,6 @@ def _open(
         )
         for row in oldest_rows
     }
-
-
-def _ages(application_ids: set[Any], now: dt.datetime) -> dict[Any, OldestOpen]:
-    """The clock of each application: three queries, and one per calendar country."""
-    if not application_ids:
-        return {}
-    applications = (
-        LicenseApplication.objects.filter(pk__in=application_ids)
-        .select_related("authority")
-        .prefetch_related("status_changes", "clock_stops")
-    )
-    calendars: dict[str, WorkingCalendar] = {}
-    ages = {}
-    for application in applications:
-        authority = application.authority
-        country = authority.calendar_country
-        if country not in calendars:
-            calendars[country] = working_calendar(country)
-        zone = ZoneInfo(authority.time_zone)
-        clock = compute_clock(
-            clock_started_at=application.clock_started_at,
-            decided_at=None,
-            period=authority.review_period,
-            # The unit of decision_working_days: counting days on the authority's own clock.
-            unit=authority.review_period_unit,
-            zone=zone,
-            calendar=calendars[country],
-            events=[
-                StatusEvent(change.to_status, change.occurred_at)
-                for change in application.status_changes.all()
-            ],
-            stops=[
-                StopPeriod(stop.started_on, stop.ended_on) for stop in application.clock_stops.all()
-            ],
-            has_deadline=False,
-            now=now,
-        )
-        start_day = application.clock_started_at.astimezone(zone).date()
-        ages[application.pk] = OldestOpen(
-            application_id=application.pk,
-            clock_started_at=application.clock_started_at,
-            age_calendar_days=max((now.astimezone(zone).date() - start_day).days, 0),
-            age_working_days=clock.elapsed,
-        )
-    return ages
 
 
 # --- the selectors ----------------------------------------------------------------------------

@@ -146,6 +146,35 @@ def _linked(markup: str, href: str) -> str:
     return f'<a href="{escape(href)}">{markup}</a>'
 
 
+def _bars(
+    orientation: str,
+    categories: Sequence[str],
+    series: Sequence[Series],
+    *,
+    bars: Sequence[Bar] | None,
+    title: str,
+    width: int,
+    height: int,
+    value_suffix: str,
+    css_class: str,
+    legend: bool,
+) -> SafeString:
+    """Draw the bars in `orientation`; horizontal charts grow one row per category."""
+    common = {
+        "bars": bars,
+        "title": title,
+        "width": width,
+        "value_suffix": value_suffix,
+        "css_class": css_class,
+        "legend": legend,
+    }
+    if orientation == "vertical":
+        return _vertical_bars(categories, series, height=height, **common)
+    if orientation == "horizontal":
+        return _horizontal_bars(categories, series, **common)
+    raise ValueError("orientation must be 'horizontal' or 'vertical'")
+
+
 def bar_chart(
     bars: Sequence[Bar],
     *,
@@ -160,26 +189,14 @@ def bar_chart(
 
     Horizontal charts grow one row per bar and ignore `height`.
     """
-    if orientation not in ("horizontal", "vertical"):
-        raise ValueError("orientation must be 'horizontal' or 'vertical'")
-    if orientation == "vertical":
-        return _vertical_bars(
-            [bar.label for bar in bars],
-            [Series(title, [bar.value for bar in bars])],
-            bars=bars,
-            title=title,
-            width=width,
-            height=height,
-            value_suffix=value_suffix,
-            css_class=css_class,
-            legend=False,
-        )
-    return _horizontal_bars(
+    return _bars(
+        orientation,
         [bar.label for bar in bars],
         [Series(title, [bar.value for bar in bars])],
         bars=bars,
         title=title,
         width=width,
+        height=height,
         value_suffix=value_suffix,
         css_class=css_class,
         legend=False,
@@ -203,24 +220,14 @@ def grouped_bar_chart(
     """
     if any(len(each.values) != len(categories) for each in series):
         raise ValueError("every series needs one value per category")
-    if orientation == "vertical":
-        return _vertical_bars(
-            categories,
-            series,
-            title=title,
-            width=width,
-            height=height,
-            value_suffix=value_suffix,
-            css_class=css_class,
-            legend=True,
-        )
-    if orientation != "horizontal":
-        raise ValueError("orientation must be 'horizontal' or 'vertical'")
-    return _horizontal_bars(
+    return _bars(
+        orientation,
         categories,
         series,
+        bars=None,
         title=title,
         width=width,
+        height=height,
         value_suffix=value_suffix,
         css_class=css_class,
         legend=True,

@@ -82,18 +82,7 @@ from licensing.services.delays import alert_acknowledge
 
 Status = ApplicationStatus
 # Fields of the add form that application_create takes (the others are set by the workflow).
-CREATE_FIELDS = (
-    "exporter",
-    "authority",
-    "license_type",
-    "end_user_name",
-    "end_user_country",
-    "end_user_address",
-    "end_use",
-    "destination_country",
-    "is_escalated",
-    "involves_watch_listed_party",
-)
+CREATE_FIELDS = (*DRAFT_FIELDS, "is_escalated", "involves_watch_listed_party")
 RECENT_DELIVERIES = 20
 
 

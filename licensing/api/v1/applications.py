@@ -60,6 +60,8 @@ from licensing.models import (
 )
 from licensing.models.applications import APPLICATION_TRANSITIONS
 from licensing.services.applications import (
+    DRAFT_FIELDS,
+    PENDING_FIELDS,
     application_create,
     application_delete,
     application_transition,
@@ -294,19 +296,7 @@ class LicenseApplicationFilter(LinesFilterSet):
 
 # Fields compared with the stored row before an update, so that a PUT repeating the current
 # draft fields of a submitted application changes only what it changes.
-_COMPARED_FIELDS = (
-    "exporter",
-    "authority",
-    "license_type",
-    "end_user_name",
-    "end_user_country",
-    "end_user_address",
-    "end_use",
-    "destination_country",
-    "is_escalated",
-    "involves_watch_listed_party",
-    "authority_reference",
-)
+_COMPARED_FIELDS = (*DRAFT_FIELDS, *PENDING_FIELDS)
 
 
 def _differs(application: LicenseApplication, field: str, value: Any) -> bool:

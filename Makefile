@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 PORT ?= 8000
 INSTALLED := $(VENV)/.installed-$(shell cksum requirements.lock | cut -d' ' -f1)
 
-.PHONY: install run test browser lint format schema lock bench clean
+.PHONY: install run test test-dates browser lint format schema lock bench clean
 
 $(INSTALLED): requirements.lock
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -39,6 +39,20 @@ test: install browser
 	$(BIN)/ruff format --check .
 	DJANGO_SETTINGS_MODULE=config.settings.test $(BIN)/python manage.py makemigrations --check --dry-run
 	$(BIN)/python -m pytest
+
+## The date-sensitive suite again with the clock pinned at each of TEST_DATES (CI runs it after
+## `make test`): a day inside the Spring Festival holiday, a make-up working Saturday, a day of
+## the National Day week, the last working day of a year, and a UTC evening that is already the
+## next (rest) day in Beijing. `make test TEST_TODAY=2026-02-18` reproduces one date; see
+## tests/pinned_clock.py. The browser test is left out: Chromium keeps the real clock.
+TEST_DATES ?= 2026-02-18 2026-02-28 2026-10-05 2026-12-31 2026-02-14T17:30:00Z
+test-dates: install
+	@failed=""; for day in $(TEST_DATES); do \
+	  echo "== make test-dates: the suite with TEST_TODAY=$$day"; \
+	  TEST_TODAY=$$day $(BIN)/python -m pytest -q -m "not browser" || failed="$$failed $$day"; \
+	done; \
+	if [ -n "$$failed" ]; then echo "make test-dates: failed at TEST_TODAY in:$$failed"; exit 1; fi; \
+	echo "make test-dates: passed at every date in TEST_DATES ($(TEST_DATES))"
 
 lint: install
 	$(BIN)/ruff check .

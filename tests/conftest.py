@@ -25,6 +25,7 @@ from tests.factories import (
     LicensingAuthorityFactory,
     OrganizationFactory,
 )
+from tests.pinned_clock import pinned_instant
 from tests.service_gates import (  # noqa: F401  (hooks and fixtures register by name)
     _redis_marker_needs_redis,
     pytest_collection_modifyitems,
@@ -33,6 +34,40 @@ from tests.service_gates import (  # noqa: F401  (hooks and fixtures register by
 )
 
 pytest_plugins = ["pytester"]
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers",
+        "pinned_clock(instant, tick=True): run the test at `instant` (a date means 10:00 in "
+        "Beijing; see tests/pinned_clock.py), whatever day the suite runs on",
+    )
+
+
+@pytest.fixture(autouse=True)
+def _pinned_clock(request: pytest.FixtureRequest):
+    """Applies `@pytest.mark.pinned_clock(...)`: before any fixture builds data from "now"."""
+    marker = request.node.get_closest_marker("pinned_clock")
+    if marker is None:
+        yield None
+        return
+    import time_machine
+
+    instant = pinned_instant(marker.args[0])
+    with time_machine.travel(instant, tick=marker.kwargs.get("tick", True)):
+        yield instant
+
+
+def pytest_report_header(config: pytest.Config) -> str:
+    """Say on which day the suite believes it runs (TEST_TODAY, tests/pinned_clock.py)."""
+    from django.utils import timezone
+
+    pinned = os.environ.get("TEST_TODAY")
+    now = timezone.now().isoformat(timespec="seconds")
+    if pinned:
+        return f"clock: pinned by TEST_TODAY={pinned} (now is {now})"
+    return f"clock: real (now is {now}); set TEST_TODAY=YYYY-MM-DD to pin it"
+
 
 # The calendar is built once per process; its first use may exceed hypothesis' default
 # 200 ms deadline, which would make the property tests flaky rather than wrong.

@@ -123,7 +123,12 @@ def _counts() -> dict[str, int]:
     return counts
 
 
+# The demo is dated relative to today: pinned, it tells the same stories on any day.
+DEMO_DAY = "2026-11-20"
+
+
 @pytest.mark.django_db
+@pytest.mark.pinned_clock(DEMO_DAY)
 def test_load_demo_is_idempotent():
     first_output = StringIO()
     call_command("load_demo", stdout=first_output)
@@ -142,6 +147,7 @@ def test_load_demo_is_idempotent():
 
 
 @pytest.mark.django_db
+@pytest.mark.pinned_clock(DEMO_DAY)
 def test_demo_data_tell_the_stories_they_promise():
     call_command("load_demo", "--no-admin", stdout=StringIO())
     assert not get_user_model().objects.exists()
@@ -152,3 +158,6 @@ def test_demo_data_tell_the_stories_they_promise():
     assert statuses["DEMO-A10"] == "draft"
     assert Shipment.objects.get(external_reference="PO-TH-4001").status == "shipped"
     assert LicenseApplication.objects.get(authority_reference="DEMO-A9").is_escalated
+    # Accepted 50, 42 and 33 working days before today: past the deadline, critical, warning.
+    levels = dict(LicenseApplication.objects.values_list("authority_reference", "delay_level"))
+    assert [levels[f"DEMO-A{n}"] for n in (1, 2, 3)] == ["overdue", "critical", "warning"]

@@ -10,6 +10,7 @@ from pathlib import Path
 import environ
 from celery.schedules import crontab
 from django.core.exceptions import ImproperlyConfigured
+from kombu import Exchange, Queue
 
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
 env = environ.Env()
@@ -177,7 +178,14 @@ if not CELERY_BROKER_URL.startswith("filesystem://"):
         "CELERY_UNACKED_RESTORE_THROTTLE", default=10
     )
 # Scans and webhook deliveries have their own queues: a delivery backlog never delays a scan.
+# Declaring all three makes a worker started without -Q consume every one of them (Celery's
+# default would be `default` alone: no scan, no delivery); `-Q scans` or `-Q webhooks,default`
+# still splits them across machines.
 CELERY_TASK_DEFAULT_QUEUE = "default"
+CELERY_QUEUE_NAMES = ("default", "scans", "webhooks")
+CELERY_TASK_QUEUES = tuple(
+    Queue(name, Exchange(name), routing_key=name) for name in CELERY_QUEUE_NAMES
+)
 CELERY_TASK_ROUTES = {
     "licensing.tasks.scan_delays": {"queue": "scans"},
     "licensing.tasks.recompute_delays": {"queue": "scans"},

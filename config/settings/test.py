@@ -6,7 +6,13 @@ them the suite runs on SQLite and skips the Redis tests with a reason.
 
 import os
 
+from tests.pinned_clock import pin_from_environment
+
 from .base import *  # noqa: F403
+
+# TEST_TODAY=2026-02-18 runs this process (and every process a test starts with these
+# settings) as if it were that day; see tests/pinned_clock.py.
+pin_from_environment()
 
 DEBUG = False
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]

@@ -25,6 +25,7 @@ from licensing.services.applications import application_update, clock_stop_recor
 from licensing.services.delays import delays_scan
 from licensing.services.threshold_rules import LevelInput, threshold_rule_create
 from licensing.staff_groups import AUDITOR, COMPLIANCE_OFFICER
+from tests.delays.conftest import beijing
 from tests.factories import ExporterFactory, LicenseApplicationFactory, application_in_status
 
 pytestmark = pytest.mark.django_db
@@ -237,11 +238,15 @@ def test_a_rejected_admin_form_writes_no_audit_row(client, admin_user):
 
 
 def test_an_auditor_reads_an_application_history_with_its_clock_stops_and_alerts(
-    client, auditor, organization
+    client, auditor, organization, time_machine
 ):
+    # Accepted on Fri 26 Sep 2025; on 20 Nov it has waited 35 working days (the National Day
+    # holiday inside), past the warning at 30 and short of the critical level at 40: one alert.
+    time_machine.move_to(beijing("2025-11-20"), tick=False)
     with request_id_scope("walk-request"):
         application = application_in_status(
             "under_review",
+            first_step_at=beijing("2025-09-25"),
             organization=organization,
             exporter=ExporterFactory(organization=organization),
         )
@@ -251,7 +256,7 @@ def test_an_auditor_reads_an_application_history_with_its_clock_stops_and_alerts
         stop = clock_stop_record(
             application=application,
             kind="expert_review",
-            started_on=dt.date.today() - dt.timedelta(days=3),
+            started_on=dt.date(2025, 11, 17),
             actor=Actor.system("tests"),
         )
     alert = DelayAlert.objects.get(application=application)

@@ -57,9 +57,14 @@ class CeleryProcesses:
         self.processes: dict[str, subprocess.Popen] = {}
 
     def start(self, name: str, *arguments: str) -> None:
+        """`celery -A config <arguments>` with this interpreter."""
+        self.run(name, [sys.executable, "-m", "celery", "-A", "config", *arguments])
+
+    def run(self, name: str, command: list[str]) -> None:
+        """Any command, from the project's folder, with this fixture's environment."""
         log = (self.workdir / f"{name}.log").open("wb")
         self.processes[name] = subprocess.Popen(
-            [sys.executable, "-m", "celery", "-A", "config", *arguments],
+            command,
             cwd=PROJECT,
             env=self.env,
             stdout=log,

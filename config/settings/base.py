@@ -339,6 +339,7 @@ SPECTACULAR_SETTINGS = {
         "QuantityUnitEnum": "licensing.models.QuantityUnit",
         "CountryEnum": "django_countries.countries",
         "DelayLevelEnum": "licensing.models.DelayLevel",
+        "WindowByEnum": "licensing.selectors.lead_times.WindowBy",
         # A threshold's level: DelayLevel without "none".
         "ThresholdLevelEnum": [
             ("warning", "warning"),

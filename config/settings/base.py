@@ -319,11 +319,14 @@ REST_FRAMEWORK = {
 }
 
 SPECTACULAR_SETTINGS = {
-    "TITLE": "Export licence tracker API",
+    "TITLE": "Export license tracker API",
+    # A plain semantic version: generated clients take it as their package version. The
+    # API's own version (the `v1` of the URLs) is `info.x-api-version`.
     "VERSION": "1.0.0",
+    "EXTENSIONS_INFO": {"x-api-version": "v1"},
     "OAS_VERSION": "3.1.0",
     "DESCRIPTION": (
-        "Track export-licence applications and the shipments that wait for them, on the "
+        "Track export-license applications and the shipments that wait for them, on the "
         "licensing authority's statutory clock. Authenticate with `Authorization: Api-Key <key>`. "
         "Errors are RFC 9457 `application/problem+json`. POST accepts `Idempotency-Key`; "
         "PATCH, PUT and DELETE require `If-Match` with the ETag of your last GET. Request bodies "
@@ -344,6 +347,7 @@ SPECTACULAR_SETTINGS = {
         "QuantityUnitEnum": "licensing.models.QuantityUnit",
         "CountryEnum": "django_countries.countries",
         "DelayLevelEnum": "licensing.models.DelayLevel",
+        "WindowByEnum": "licensing.selectors.lead_times.WindowBy",
         # A threshold's level: DelayLevel without "none".
         "ThresholdLevelEnum": [
             ("warning", "warning"),

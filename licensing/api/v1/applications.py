@@ -16,7 +16,7 @@ from typing import Any
 import django_filters
 from django.db.models import Exists, OuterRef, Prefetch
 from django.http import Http404
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import extend_schema, extend_schema_serializer, extend_schema_view
 from rest_framework import serializers, status
 from rest_framework.decorators import action
 from rest_framework.request import Request
@@ -209,6 +209,8 @@ class StatusChangeSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
 
+# Named without its Request: the request component of a serializer gets it appended.
+@extend_schema_serializer(component_name="ApplicationTransition")
 class ApplicationTransitionRequestSerializer(TransitionRequestSerializer):
     to = EnumField(choices=ApplicationStatus.choices)
     authority_reference = serializers.CharField(
@@ -326,6 +328,11 @@ def _changes(application: LicenseApplication, data: dict[str, Any]) -> dict[str,
     return changes
 
 
+# An update answers the application as a read does: one model in generated clients.
+@extend_schema_view(
+    update=extend_schema(responses=LicenseApplicationSerializer),
+    partial_update=extend_schema(responses=LicenseApplicationSerializer),
+)
 class LicenseApplicationViewSet(ResourceViewSet):
     """License applications of the caller's organization, with their statutory clock.
 
@@ -378,6 +385,7 @@ class LicenseApplicationViewSet(ResourceViewSet):
 
     # -- transitions ----------------------------------------------------------------------------
     @extend_schema(
+        operation_id="license_applications_transitions_list",
         summary="Status history",
         responses=history_schema(StatusChangeSerializer, "StatusChangeList"),
         filters=False,
@@ -420,6 +428,7 @@ class LicenseApplicationViewSet(ResourceViewSet):
 
     # -- clock stops ----------------------------------------------------------------------------
     @extend_schema(
+        operation_id="license_applications_clock_stops_list",
         summary="Recorded clock stops",
         responses=history_schema(ClockStopSerializer, "ClockStopList"),
         filters=False,

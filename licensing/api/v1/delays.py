@@ -237,7 +237,9 @@ class AlertViewSet(ETagRetrieveMixin, mixins.ListModelMixin, OrganizationScopedV
     ordering_fields = ("raised_at", "created_at")
     default_ordering = "-raised_at"
 
-    @extend_schema(request=AcknowledgeSerializer, responses=AlertSerializer)
+    @extend_schema(
+        operation_id="alerts_acknowledge", request=AcknowledgeSerializer, responses=AlertSerializer
+    )
     @idempotent
     @action(detail=True, methods=["post"], serializer_class=AcknowledgeSerializer)
     def acknowledge(self, request, id=None):

@@ -39,6 +39,7 @@ from django.db.backends.base.operations import BaseDatabaseOperations
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from drf_spectacular.openapi import AutoSchema
 from drf_spectacular.plumbing import ResolvedComponent
+from drf_spectacular.settings import spectacular_settings
 from drf_spectacular.utils import OpenApiParameter
 from inflection import singularize
 
@@ -598,6 +599,19 @@ class ProblemAwareAutoSchema(AutoSchema):
         for key, index in (("minimum", 0), ("maximum", 1)):
             if content.get(key) == backend[index]:
                 content[key] = column[index]
+
+    def _insert_field_validators(self, field: Any, schema: dict[str, Any]) -> None:
+        """Keep the default of a blank-allowed field next to its `oneOf`, not in a branch.
+
+        For a field with `allow_blank` and a pattern (the line's `currency`), spectacular
+        writes `oneOf: [{pattern, default: ""}, {maxLength: 0}]`: the blank default then
+        breaks its own pattern, and validators reject the document
+        (tfranzel/drf-spectacular#1517). Outside the `oneOf` it matches the blank branch.
+        """
+        super()._insert_field_validators(field, schema)
+        branches = schema.get("oneOf", [])
+        if branches and "default" in branches[0]:
+            schema["default"] = branches[0].pop("default")
 
     # -- summary and description ---------------------------------------------------------------
     def get_summary(self) -> str | None:
@@ -1397,8 +1411,52 @@ def _add_links(result: dict[str, Any], builder: _ExampleBuilder) -> None:
                 response["links"] = links
 
 
+_SCHEMA_REF = "#/components/schemas/"
+
+
+def _schema_refs(node: Any) -> Iterator[str]:
+    """The names of the schema components that `node` refers to, at any depth."""
+    if isinstance(node, dict):
+        ref = node.get("$ref")
+        if isinstance(ref, str) and ref.startswith(_SCHEMA_REF):
+            yield ref.removeprefix(_SCHEMA_REF)
+        for value in node.values():
+            yield from _schema_refs(value)
+    elif isinstance(node, list):
+        for value in node:
+            yield from _schema_refs(value)
+
+
+def _drop_unused_schemas(result: dict[str, Any]) -> None:
+    """Drop the schema components that no operation, webhook or other component uses.
+
+    With COMPONENT_SPLIT_REQUEST spectacular registers a `...Request` component for a
+    read-only nested serializer (`WaitRequest`) and then leaves the field out of the
+    request: a generated client would carry a model that nothing sends.
+    """
+    components = result.get("components", {})
+    schemas = components.get("schemas", {})
+    roots = {key: value for key, value in result.items() if key != "components"}
+    roots["components"] = {key: value for key, value in components.items() if key != "schemas"}
+    used: set[str] = set()
+    pending = list(_schema_refs(roots))
+    while pending:
+        name = pending.pop()
+        if name not in used and name in schemas:
+            used.add(name)
+            pending.extend(_schema_refs(schemas[name]))
+    for name in set(schemas) - used:
+        del schemas[name]
+
+
 def postprocess_v1(result: dict[str, Any], generator: Any, **kwargs: Any) -> dict[str, Any]:
-    """Fold `nullable` into 3.1 types; add examples to every body and path parameter, and links."""
+    """Fold `nullable` into 3.1 types; add examples to every body and path parameter, and links.
+
+    `info.version` stays the plain semantic version of SPECTACULAR_SETTINGS: given an API
+    version, spectacular would write `1.0.0 (v1)`, which is not a version that packaging
+    tools accept for a generated client. The API version is `info.x-api-version`.
+    """
+    result["info"]["version"] = spectacular_settings.VERSION
     _nullable_to_type_list(result)
     builder = _ExampleBuilder(result.get("components", {}))
     answers: dict[str, dict[str, Any]] = {}  # path -> example of the object it names
@@ -1417,6 +1475,7 @@ def postprocess_v1(result: dict[str, Any], generator: Any, **kwargs: Any) -> dic
                 continue
             parameter["example"] = _path_parameter_example(path, parameter, answers, builder)
     _add_links(result, builder)
+    _drop_unused_schemas(result)
     components = result.get("components", {})
     for kind, entries in components.items():
         components[kind] = dict(sorted(entries.items()))

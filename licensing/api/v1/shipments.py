@@ -12,7 +12,7 @@ from typing import Any
 
 import django_filters
 from django.db.models import Prefetch, Q, QuerySet
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import extend_schema, extend_schema_serializer
 from rest_framework import serializers, status
 from rest_framework.decorators import action
 from rest_framework.request import Request
@@ -204,6 +204,8 @@ class ShipmentStatusChangeSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
 
+# Named without its Request: the request component of a serializer gets it appended.
+@extend_schema_serializer(component_name="ShipmentTransition")
 class ShipmentTransitionRequestSerializer(TransitionRequestSerializer):
     to = EnumField(choices=ShipmentStatus.choices)
 
@@ -304,6 +306,7 @@ class ShipmentViewSet(ResourceViewSet):
         shipment_delete(shipment=instance, actor=self.actor, expected_version=version)
 
     @extend_schema(
+        operation_id="shipments_transitions_list",
         summary="Status history",
         responses=history_schema(ShipmentStatusChangeSerializer, "ShipmentStatusChangeList"),
         filters=False,

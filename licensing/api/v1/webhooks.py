@@ -189,6 +189,7 @@ class WebhookEndpointViewSet(ResourceViewSet):
         )
 
     @extend_schema(
+        operation_id="webhook_endpoints_rotate_secret",
         request=None,
         responses={200: WebhookEndpointWithSecretSerializer},
         parameters=[IF_MATCH_OPTIONAL],
@@ -208,7 +209,12 @@ class WebhookEndpointViewSet(ResourceViewSet):
         )
         return self._with_secret(endpoint, status.HTTP_200_OK)
 
-    @extend_schema(request=None, responses={202: WebhookDeliverySerializer}, filters=False)
+    @extend_schema(
+        operation_id="webhook_endpoints_test",
+        request=None,
+        responses={202: WebhookDeliverySerializer},
+        filters=False,
+    )
     @idempotent
     @action(detail=True, methods=["post"], url_path="test")
     def send_test(self, request: Request, id: str | None = None) -> Response:
@@ -233,7 +239,12 @@ class WebhookEndpointViewSet(ResourceViewSet):
         data = WebhookDeliverySerializer(page, many=True, context=self.get_serializer_context())
         return self.get_paginated_response(data.data)
 
-    @extend_schema(request=None, responses={202: WebhookDeliverySerializer}, filters=False)
+    @extend_schema(
+        operation_id="webhook_endpoints_deliveries_redeliver",
+        request=None,
+        responses={202: WebhookDeliverySerializer},
+        filters=False,
+    )
     @idempotent
     @action(
         detail=True,
@@ -267,12 +278,12 @@ class WebhookEndpointViewSet(ResourceViewSet):
 # describe the payloads; licensing.services.webhooks builds them.
 
 
-class _RefSerializer(serializers.Serializer):
+class WebhookRefSerializer(serializers.Serializer):
     id = serializers.UUIDField()
     url = serializers.URLField(help_text="The object in this API.")
 
 
-class WebhookApplicationSerializer(_RefSerializer):
+class WebhookApplicationSerializer(WebhookRefSerializer):
     status = serializers.ChoiceField(choices=ApplicationStatus.choices)
     authority_reference = serializers.CharField()
     license_number = serializers.CharField()
@@ -280,7 +291,7 @@ class WebhookApplicationSerializer(_RefSerializer):
     valid_until = serializers.DateField(allow_null=True)
 
 
-class WebhookShipmentSerializer(_RefSerializer):
+class WebhookShipmentSerializer(WebhookRefSerializer):
     external_reference = serializers.CharField()
     status = serializers.ChoiceField(choices=ShipmentStatus.choices)
     required_ship_date = serializers.DateField()
@@ -291,7 +302,7 @@ class WebhookWaitSerializer(serializers.Serializer):
     unit = serializers.ChoiceField(choices=PeriodUnit.choices)
 
 
-class WebhookAlertSerializer(_RefSerializer):
+class WebhookAlertSerializer(WebhookRefSerializer):
     kind = serializers.ChoiceField(choices=AlertKind.choices)
     level = serializers.ChoiceField(choices=DelayLevel.choices)
     repeat_index = serializers.IntegerField(min_value=0)
@@ -301,8 +312,8 @@ class WebhookAlertSerializer(_RefSerializer):
     raised_at = serializers.DateTimeField()
     resolved_at = serializers.DateTimeField(allow_null=True)
     resolution = serializers.CharField()
-    escalates = _RefSerializer(allow_null=True, help_text="The lower-level alert escalated.")
-    shipments = _RefSerializer(many=True, help_text="The affected shipments (at most 50).")
+    escalates = WebhookRefSerializer(allow_null=True, help_text="The lower-level alert escalated.")
+    shipments = WebhookRefSerializer(many=True, help_text="The affected shipments (at most 50).")
     shipments_count = serializers.IntegerField(min_value=0)
 
 
@@ -326,7 +337,7 @@ class WebhookStatusChangedDataSerializer(serializers.Serializer):
 
 
 class WebhookTestDataSerializer(serializers.Serializer):
-    endpoint = _RefSerializer()
+    endpoint = WebhookRefSerializer()
     message = serializers.CharField()
 
 

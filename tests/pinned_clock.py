@@ -75,7 +75,10 @@ def pin_from_environment() -> dt.datetime | None:
 
     _traveller = time_machine.travel(destination, tick=True)
     _traveller.start()
-    return dt.datetime.fromtimestamp(destination, dt.UTC)
+    # time-machine starts the ticking at the first read of the clock, not at start(): read it
+    # now, or a process that first asks a few seconds later would run that much behind the
+    # others (a worker would then see the tasks of beat as expired).
+    return dt.datetime.fromtimestamp(time.time(), dt.UTC)
 
 
 def subprocess_environment(instant: dt.datetime) -> dict[str, str]:

@@ -10,6 +10,7 @@ from rest_framework.decorators import action
 from rest_framework.response import Response
 
 from core.api.idempotency import idempotent
+from core.api.strict_bodies import StrictBodyMixin
 from licensing.api.v1.base import ETagRetrieveMixin, OrganizationScopedViewSet, ResourceViewSet
 from licensing.api.v1.fields import (
     ControlCodeField,
@@ -40,7 +41,7 @@ class ThresholdLevelSerializer(serializers.ModelSerializer):
         fields = ("level", "after", "unit", "at_statutory_deadline")
 
 
-class ThresholdRuleSerializer(serializers.ModelSerializer):
+class ThresholdRuleSerializer(StrictBodyMixin, serializers.ModelSerializer):
     url = serializers.HyperlinkedIdentityField(
         view_name="v1:threshold-rule-detail", lookup_field="id"
     )
@@ -224,7 +225,7 @@ class AlertFilter(django_filters.FilterSet):
         return queryset.filter(Q(application__exporter_id=value) | Q(shipment__exporter_id=value))
 
 
-class AcknowledgeSerializer(serializers.Serializer):
+class AcknowledgeSerializer(StrictBodyMixin, serializers.Serializer):
     note = serializers.CharField(required=False, allow_blank=True, max_length=2000, default="")
 
 

@@ -20,6 +20,7 @@ from rest_framework.response import Response
 
 from core.api.conditional import etag_for
 from core.api.idempotency import idempotent
+from core.api.strict_bodies import StrictBodyMixin
 from licensing.api.v1.base import ResourceViewSet
 from licensing.api.v1.clocks import NextThresholdSerializer, StatutoryDeadlineField, WaitSerializer
 from licensing.api.v1.fields import (
@@ -91,7 +92,7 @@ class LicenseSummarySerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
 
-class ShipmentSerializer(serializers.ModelSerializer):
+class ShipmentSerializer(StrictBodyMixin, serializers.ModelSerializer):
     serializer_choice_field = EnumField
     url = serializers.HyperlinkedIdentityField(view_name="v1:shipment-detail", lookup_field="id")
     external_reference = serializers.CharField(
@@ -181,6 +182,19 @@ class ShipmentSerializer(serializers.ModelSerializer):
             "status",
             "shipped_on",
             "delivered_on",
+        )
+        # Read-only fields that the linked application, the clock, the delay scan and the
+        # forecast change without a new version of the shipment: a request may send them back
+        # as read earlier (core.api.strict_bodies).
+        computed_fields = (
+            "license",
+            "wait",
+            "statutory_deadline",
+            "delay_level",
+            "next_threshold",
+            "at_risk",
+            "license_expiring",
+            "expected_decision",
         )
         # Uniqueness of external_reference is the service's to check, per organization.
         validators: list = []

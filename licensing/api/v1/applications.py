@@ -41,7 +41,7 @@ from licensing.api.v1.fields import (
     QuantityField,
     line_inputs,
 )
-from licensing.api.v1.filters import LinesFilterSet, StrictBooleanFilter
+from licensing.api.v1.filters import LinesFilterSet, MultiValueChoiceFilter, StrictBooleanFilter
 from licensing.api.v1.transitions import (
     IF_MATCH_OPTIONAL,
     TransitionRequestSerializer,
@@ -270,18 +270,16 @@ class ClockStopEndSerializer(StrictBodyMixin, serializers.Serializer):
 
 
 class LicenseApplicationFilter(LinesFilterSet):
-    status = django_filters.MultipleChoiceFilter(
+    status = MultiValueChoiceFilter(
         distinct=False,  # no join: DISTINCT would only add a sort over every column
         choices=ApplicationStatus.choices,
-        help_text="Repeat for several: ?status=a&status=b.",
     )
     authority = django_filters.CharFilter(
         field_name="authority__code", max_length=20, help_text="Authority code, e.g. CN-MOFCOM."
     )
-    delay_level = django_filters.MultipleChoiceFilter(
+    delay_level = MultiValueChoiceFilter(
         distinct=False,  # no join: DISTINCT would only add a sort over every column
         choices=DelayLevel.choices,
-        help_text="Repeat for several: ?delay_level=critical&delay_level=overdue.",
     )
     at_risk = StrictBooleanFilter(help_text="A waiting shipment is at risk.")
 

@@ -17,7 +17,7 @@ from licensing.api.v1.fields import (
     CountryCodeField,
     OrganizationExporterField,
 )
-from licensing.api.v1.filters import IsoDateTimeFilter
+from licensing.api.v1.filters import IsoDateTimeFilter, MultiValueChoiceFilter
 from licensing.models import LicensingAuthority, MaterialFamily, PeriodUnit, ShipmentLine
 from licensing.models.delays import AlertKind, DelayAlert, ThresholdLevel, ThresholdRule
 from licensing.models.levels import DelayLevel
@@ -190,8 +190,8 @@ class AlertSerializer(serializers.ModelSerializer):
 
 
 class AlertFilter(django_filters.FilterSet):
-    kind = django_filters.MultipleChoiceFilter(choices=AlertKind.choices, distinct=False)
-    level = django_filters.MultipleChoiceFilter(choices=DelayLevel.choices, distinct=False)
+    kind = MultiValueChoiceFilter(choices=AlertKind.choices, distinct=False)
+    level = MultiValueChoiceFilter(choices=DelayLevel.choices, distinct=False)
     state = django_filters.ChoiceFilter(
         choices=(("open", "open"), ("acknowledged", "acknowledged"), ("resolved", "resolved")),
         method="filter_state",

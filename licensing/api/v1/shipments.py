@@ -36,7 +36,7 @@ from licensing.api.v1.fields import (
     QuantityField,
     line_inputs,
 )
-from licensing.api.v1.filters import LinesFilterSet, StrictBooleanFilter
+from licensing.api.v1.filters import LinesFilterSet, MultiValueChoiceFilter, StrictBooleanFilter
 from licensing.api.v1.transitions import (
     IF_MATCH_OPTIONAL,
     TransitionRequestSerializer,
@@ -223,10 +223,9 @@ class ShipmentTransitionRequestSerializer(TransitionRequestSerializer):
 
 
 class ShipmentFilter(LinesFilterSet):
-    status = django_filters.MultipleChoiceFilter(
+    status = MultiValueChoiceFilter(
         distinct=False,  # no join: DISTINCT would only add a sort over every column
         choices=ShipmentStatus.choices,
-        help_text="Repeat for several: ?status=a&status=b.",
     )
     authority = django_filters.CharFilter(
         method="filter_authority",
@@ -239,7 +238,7 @@ class ShipmentFilter(LinesFilterSet):
     license_application = django_filters.UUIDFilter(
         field_name="license_application_id", help_text="License application id."
     )
-    delay_level = django_filters.MultipleChoiceFilter(
+    delay_level = MultiValueChoiceFilter(
         distinct=False,  # no join: DISTINCT would only add a sort over every column
         choices=DelayLevel.choices,
         method="filter_delay_level",

@@ -30,7 +30,9 @@ PROBLEM_CONTENT_TYPE = "application/problem+json"
 PROBLEM_TYPES: dict[str, tuple[str, str]] = {
     "invalid": (
         "The request is invalid",
-        "A field or parameter is missing or malformed; see `errors`.",
+        "A field or parameter is missing or malformed, or the body has a field that is unknown "
+        "(`unknown_field`) or read-only and different from the stored value "
+        "(`read_only_field`); see `errors`.",
     ),
     "invalid_fields": (
         "Some fields are invalid",

@@ -959,6 +959,23 @@ class WriteContract(ReadContract, TenancyContract):
         assert changed <= {"version", "updated_at"}, changed
         assert ok(world.ours.api.get(location)) == body
 
+    def test_a_stale_copy_sent_back_whole_is_412_not_400(self, world):
+        _, response = self.create(world)
+        location = response["Location"]
+        read = world.ours.api.get(location)
+        stale = ok(read)
+        ok(
+            world.ours.api.patch(
+                location, self.update_body(world), format="json", HTTP_IF_MATCH="*"
+            )
+        )
+        before = frozen(self.model._default_manager.get(pk=stale["id"]))
+
+        response = world.ours.api.put(location, stale, format="json", HTTP_IF_MATCH=read["ETag"])
+
+        assert_problem(response, 412, "precondition_failed")
+        assert frozen(self.model._default_manager.get(pk=stale["id"])) == before
+
     def test_a_round_trip_with_computed_fields_read_before_they_moved_is_accepted(self, world):
         created, response = self.create(world)
         location = response["Location"]

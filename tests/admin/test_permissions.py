@@ -1,5 +1,5 @@
 """Who may do what in the admin: the Auditor views everything and changes nothing (no action
-is offered to it, and a forged POST changes nothing); the Compliance officer acts."""
+is offered to it, and a forged action POST is 403); the Compliance officer acts."""
 
 from __future__ import annotations
 
@@ -66,8 +66,9 @@ def test_officer_is_offered_the_workflow_but_no_deletion(officer_client, applica
     assert 'value="delete_selected"' not in html
 
 
-def test_auditor_forged_action_changes_nothing(auditor_client, application, alert):
-    response = post_action(
+def test_auditor_forged_action_is_403_and_changes_nothing(auditor_client, application, alert):
+    # Through the intermediate form (no index) and straight from the action bar (index=0).
+    approve = post_action(
         auditor_client,
         LicenseApplication,
         "approve",
@@ -77,16 +78,28 @@ def test_auditor_forged_action_changes_nothing(auditor_client, application, aler
         valid_from="2026-01-01",
         valid_until="2026-12-31",
     )
-    post_action(auditor_client, DelayAlert, "acknowledge", [alert])
+    acknowledge = post_action(auditor_client, DelayAlert, "acknowledge", [alert])
 
-    # No action is available to the auditor: the changelist is shown again, unchanged.
-    assert response.status_code == 200
-    assert 'name="action"' not in response.content.decode()
+    assert approve.status_code == 403
+    assert acknowledge.status_code == 403
     application.refresh_from_db()
     assert application.status == ApplicationStatus.UNDER_REVIEW
     assert application.license_number == ""
     alert.refresh_from_db()
     assert alert.acknowledged_at is None
+
+
+def test_officer_forged_delete_is_403_and_deletes_nothing(officer_client, application, alert):
+    """Officers are offered actions, but not deletion: a forged one is refused, not ignored."""
+    straight = post_action(officer_client, DelayAlert, "delete_selected", [alert])
+    confirmed = post_action(
+        officer_client, LicenseApplication, "delete_selected", [application], post="yes"
+    )
+
+    assert straight.status_code == 403
+    assert confirmed.status_code == 403
+    assert DelayAlert.objects.filter(pk=alert.pk).exists()
+    assert LicenseApplication.objects.filter(pk=application.pk).exists()
 
 
 def test_auditor_views_the_application_page_but_cannot_save_it(

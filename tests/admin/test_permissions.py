@@ -4,6 +4,9 @@ is offered to it, and a forged action POST is 403); the Compliance officer acts.
 from __future__ import annotations
 
 import pytest
+from django.contrib.auth.models import Permission
+from django.test import Client
+from django.urls import reverse
 from django.utils import timezone
 
 from licensing.models import (
@@ -15,6 +18,7 @@ from licensing.models import (
     Shipment,
     ThresholdRule,
     WebhookDelivery,
+    WebhookEndpoint,
 )
 from licensing.models.delays import ThresholdLevel
 from tests.admin.conftest import change_form_data, change_url, changelist_url, post_action
@@ -150,3 +154,36 @@ def test_officers_see_default_rules_but_only_superusers_change_them(
     default.refresh_from_db()
     assert default.name == "Everyone's default"
     assert 'name="_save"' in officer_client.get(change_url(own)).content.decode()
+
+
+def test_adding_a_webhook_endpoint_needs_the_change_permission_too(
+    django_user_model, organization, settings
+):
+    """Adding an endpoint shows its signing secret, which only who may change endpoints sees."""
+    settings.WEBHOOK_ALLOWED_CIDRS = ["127.0.0.0/8"]
+    user = django_user_model.objects.create_user(
+        username="adds-only", password="unused-password", is_staff=True
+    )
+    user.user_permissions.add(
+        *Permission.objects.filter(codename__in=("add_webhookendpoint", "view_webhookendpoint"))
+    )
+    organization.members.add(user)
+    client = Client()
+    client.force_login(user)
+    add_url = reverse("admin:licensing_webhookendpoint_add")
+
+    page = client.get(add_url)
+    response = client.post(
+        add_url,
+        {
+            "organization": str(organization.pk),
+            "url": "http://127.0.0.1:9/hooks",
+            "event_types": "[]",
+            "is_active": "on",
+        },
+    )
+
+    assert page.status_code == 403
+    assert response.status_code == 403
+    assert "whsec_" not in response.content.decode()
+    assert not WebhookEndpoint.objects.exists()

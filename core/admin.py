@@ -7,6 +7,7 @@ import json
 from typing import Any
 
 from django.contrib import admin
+from django.contrib.admin import helpers
 from django.contrib.admin.utils import unquote
 from django.contrib.admin.views.main import PAGE_VAR
 from django.core.exceptions import FieldDoesNotExist, PermissionDenied
@@ -48,7 +49,39 @@ def _form_changes(form: ModelForm) -> dict[str, list[Any]]:
     }
 
 
-class AuditedModelAdmin(admin.ModelAdmin):
+def requested_action(request: HttpRequest) -> str:
+    """The action a changelist POST asks to run ("" for none), read as Django's
+    ModelAdmin.changelist_view and response_action read it."""
+    if request.method != "POST" or "_save" in request.POST:
+        return ""
+    if "index" not in request.POST and helpers.ACTION_CHECKBOX_NAME not in request.POST:
+        return ""
+    try:
+        index = int(request.POST.get("index", 0))
+    except ValueError:
+        index = 0
+    try:
+        return request.POST.getlist("action")[index]
+    except IndexError:
+        return ""
+
+
+class OfferedActionsOnlyAdmin(admin.ModelAdmin):
+    """A changelist POST naming an action the user is not offered is refused with 403.
+
+    Django runs no such action, but answers as if nothing was asked: a user offered no action
+    at all (an Auditor) gets the changelist again (200), others a redirect with "No action
+    selected". A forged request is refused outright instead, as a forged change form is.
+    """
+
+    def changelist_view(self, request: HttpRequest, extra_context: dict | None = None) -> Any:
+        action = requested_action(request)
+        if action and action not in self.get_actions(request):
+            raise PermissionDenied
+        return super().changelist_view(request, extra_context)
+
+
+class AuditedModelAdmin(OfferedActionsOnlyAdmin):
     """Base of every ModelAdmin: its "History" page shows the audit trail of the object.
 
     Saves that go through a service are recorded by the service. Saves the admin makes
@@ -193,7 +226,7 @@ def _history_row(change: ObjectChange, obj: models.Model) -> dict[str, Any]:
 
 
 @admin.register(ObjectChange)
-class ObjectChangeAdmin(admin.ModelAdmin):
+class ObjectChangeAdmin(OfferedActionsOnlyAdmin):
     """The whole audit trail, read-only for everyone, superusers included."""
 
     list_display = ("time", "actor_label", "action", "content_type", "object_repr", "request_id")

@@ -84,6 +84,11 @@ class WebhookEndpointAdmin(OrganizationScopedAdminMixin, AuditedModelAdmin):
     def get_readonly_fields(self, request, obj=None):
         return (*self.readonly_fields, "organization") if obj else self.readonly_fields
 
+    def has_add_permission(self, request):
+        """Adding shows the new signing secret: it needs the change permission too, as the
+        API's create and rotate-secret do (only who may change an endpoint sees its secret)."""
+        return super().has_add_permission(request) and self.has_change_permission(request)
+
     def save_model(self, request, obj, form, change):
         actor = Actor.for_user(request.user)
         data = {name: form.cleaned_data[name] for name in ("url", "description", "event_types")}

@@ -1,9 +1,12 @@
 """Who may do what in the admin: the Auditor views everything and changes nothing (no action
-is offered to it, and a forged POST changes nothing); the Compliance officer acts."""
+is offered to it, and a forged action POST is 403); the Compliance officer acts."""
 
 from __future__ import annotations
 
 import pytest
+from django.contrib.auth.models import Permission
+from django.test import Client
+from django.urls import reverse
 from django.utils import timezone
 
 from licensing.models import (
@@ -15,6 +18,7 @@ from licensing.models import (
     Shipment,
     ThresholdRule,
     WebhookDelivery,
+    WebhookEndpoint,
 )
 from licensing.models.delays import ThresholdLevel
 from tests.admin.conftest import change_form_data, change_url, changelist_url, post_action
@@ -66,8 +70,9 @@ def test_officer_is_offered_the_workflow_but_no_deletion(officer_client, applica
     assert 'value="delete_selected"' not in html
 
 
-def test_auditor_forged_action_changes_nothing(auditor_client, application, alert):
-    response = post_action(
+def test_auditor_forged_action_is_403_and_changes_nothing(auditor_client, application, alert):
+    # Through the intermediate form (no index) and straight from the action bar (index=0).
+    approve = post_action(
         auditor_client,
         LicenseApplication,
         "approve",
@@ -77,16 +82,28 @@ def test_auditor_forged_action_changes_nothing(auditor_client, application, aler
         valid_from="2026-01-01",
         valid_until="2026-12-31",
     )
-    post_action(auditor_client, DelayAlert, "acknowledge", [alert])
+    acknowledge = post_action(auditor_client, DelayAlert, "acknowledge", [alert])
 
-    # No action is available to the auditor: the changelist is shown again, unchanged.
-    assert response.status_code == 200
-    assert 'name="action"' not in response.content.decode()
+    assert approve.status_code == 403
+    assert acknowledge.status_code == 403
     application.refresh_from_db()
     assert application.status == ApplicationStatus.UNDER_REVIEW
     assert application.license_number == ""
     alert.refresh_from_db()
     assert alert.acknowledged_at is None
+
+
+def test_officer_forged_delete_is_403_and_deletes_nothing(officer_client, application, alert):
+    """Officers are offered actions, but not deletion: a forged one is refused, not ignored."""
+    straight = post_action(officer_client, DelayAlert, "delete_selected", [alert])
+    confirmed = post_action(
+        officer_client, LicenseApplication, "delete_selected", [application], post="yes"
+    )
+
+    assert straight.status_code == 403
+    assert confirmed.status_code == 403
+    assert DelayAlert.objects.filter(pk=alert.pk).exists()
+    assert LicenseApplication.objects.filter(pk=application.pk).exists()
 
 
 def test_auditor_views_the_application_page_but_cannot_save_it(
@@ -137,3 +154,36 @@ def test_officers_see_default_rules_but_only_superusers_change_them(
     default.refresh_from_db()
     assert default.name == "Everyone's default"
     assert 'name="_save"' in officer_client.get(change_url(own)).content.decode()
+
+
+def test_adding_a_webhook_endpoint_needs_the_change_permission_too(
+    django_user_model, organization, settings
+):
+    """Adding an endpoint shows its signing secret, which only who may change endpoints sees."""
+    settings.WEBHOOK_ALLOWED_CIDRS = ["127.0.0.0/8"]
+    user = django_user_model.objects.create_user(
+        username="adds-only", password="unused-password", is_staff=True
+    )
+    user.user_permissions.add(
+        *Permission.objects.filter(codename__in=("add_webhookendpoint", "view_webhookendpoint"))
+    )
+    organization.members.add(user)
+    client = Client()
+    client.force_login(user)
+    add_url = reverse("admin:licensing_webhookendpoint_add")
+
+    page = client.get(add_url)
+    response = client.post(
+        add_url,
+        {
+            "organization": str(organization.pk),
+            "url": "http://127.0.0.1:9/hooks",
+            "event_types": "[]",
+            "is_active": "on",
+        },
+    )
+
+    assert page.status_code == 403
+    assert response.status_code == 403
+    assert "whsec_" not in response.content.decode()
+    assert not WebhookEndpoint.objects.exists()

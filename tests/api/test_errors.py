@@ -18,6 +18,7 @@ from typing import Any
 
 import pytest
 from django.conf import settings as django_settings
+from django.contrib.auth.models import Group
 from django.core.cache import cache
 from rest_framework.test import APIClient
 
@@ -25,6 +26,7 @@ from core.api.problems import PROBLEM_TYPES
 from core.api.throttling import ApiKeyRateThrottle
 from licensing.models import ThresholdRule
 from licensing.services import exporters as exporter_services
+from licensing.staff_groups import COMPLIANCE_OFFICER
 from tests.api.contract import (
     JSON,
     REQUEST_ID,
@@ -553,6 +555,8 @@ def test_a_session_write_without_a_csrf_token_is_a_403_problem(world, django_use
     staff = django_user_model.objects.create_user(
         username="officer", password="unused-password", is_staff=True
     )
+    # An officer may create exporters: the missing token is the only reason to refuse.
+    staff.groups.add(Group.objects.get(name=COMPLIANCE_OFFICER))
     world.ours.organization.members.add(staff)
     client = APIClient(enforce_csrf_checks=True)
     client.force_login(staff)

@@ -8,7 +8,7 @@ pagination, Location on create. Serializers validate shape only; services decide
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, ClassVar
 
 from django.db.models import Model, QuerySet
 from rest_framework import status, viewsets
@@ -20,7 +20,12 @@ from core.api.conditional import etag_for, expected_version
 from core.api.idempotency import idempotent
 from core.concurrency import stale_version
 from licensing.api.authentication import ApiKeyClient
-from licensing.api.tenancy import ActsForOrganization, request_actor, request_organization
+from licensing.api.tenancy import (
+    ActsForOrganization,
+    HasModelPermission,
+    request_actor,
+    request_organization,
+)
 from licensing.models import Organization
 
 UUID_PATTERN = r"[0-9a-fA-F]{8}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{12}"
@@ -43,7 +48,10 @@ class ETagRetrieveMixin:
 
 
 class OrganizationScopedViewSet(viewsets.GenericViewSet):
-    permission_classes = [ActsForOrganization]
+    permission_classes = [ActsForOrganization, HasModelPermission]
+    # The Django permissions an action needs of a staff user, where the default rule of
+    # licensing.api.tenancy.required_permissions does not fit (e.g. revealing a secret).
+    action_permissions: ClassVar[dict[str, tuple[str, ...]]] = {}
     lookup_field = "id"
     lookup_value_regex = UUID_PATTERN
     ordering_fields: tuple[str, ...] = ("created_at", "updated_at")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import django_filters
 from rest_framework import mixins, serializers, viewsets
 
-from licensing.api.tenancy import IsAuthenticatedClient
+from licensing.api.tenancy import HasModelPermission, IsAuthenticatedClient
 from licensing.api.v1.base import ETagRetrieveMixin
 from licensing.models import ControlledItem, ControlPeriod, LicensingAuthority, MaterialFamily
 
@@ -85,7 +85,7 @@ class LicensingAuthorityViewSet(mixins.ListModelMixin, ETagRetrieveMixin, viewse
 
     queryset = LicensingAuthority.objects.all()
     serializer_class = LicensingAuthoritySerializer
-    permission_classes = [IsAuthenticatedClient]
+    permission_classes = [IsAuthenticatedClient, HasModelPermission]
     lookup_field = "code"
     lookup_value_regex = r"[A-Za-z0-9-]{1,20}"
     ordering_fields = ("code",)
@@ -100,7 +100,7 @@ class ControlledItemViewSet(mixins.ListModelMixin, ETagRetrieveMixin, viewsets.G
     )
     serializer_class = ControlledItemSerializer
     filterset_class = ControlledItemFilter
-    permission_classes = [IsAuthenticatedClient]
+    permission_classes = [IsAuthenticatedClient, HasModelPermission]
     lookup_field = "control_code"
     lookup_value_regex = r"[A-Za-z0-9.\-]{1,30}"
     ordering_fields = ("control_code",)

@@ -263,7 +263,8 @@ PROBLEM_RESPONSES: dict[int, tuple[str, str, tuple[str, ...], dict[str, tuple[st
     ),
     403: (
         "Forbidden",
-        "The key may not do this, e.g. a read-only key that writes.",
+        "The caller may not do this: a read-only key that writes, or a staff user whose "
+        "permissions in the admin do not allow it.",
         (),
         {
             "permission_denied": (

@@ -22,11 +22,12 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from licensing.api.tenancy import ActsForOrganization, request_organization
+from licensing.api.tenancy import ActsForOrganization, HasModelPermission, request_organization
 from licensing.api.v1.fields import CountryCodeField, EnumField
 from licensing.models import (
     ApplicationStatus,
     ControlledItem,
+    LicenseApplication,
     LicenseType,
     LicensingAuthority,
     MaterialFamily,
@@ -279,7 +280,9 @@ percentiles, and only with at least `min_samples` durations from at least
 class LeadTimeStatsView(APIView):
     """GET only: the lead-time report of licensing.selectors.lead_times (see _DESCRIPTION)."""
 
-    permission_classes = [ActsForOrganization]
+    permission_classes = [ActsForOrganization, HasModelPermission]
+    # The report reads applications: staff who may view them may read it.
+    permission_model = LicenseApplication
 
     @extend_schema(
         summary="Lead-time statistics",

@@ -160,6 +160,14 @@ class WebhookEndpointViewSet(ResourceViewSet):
 
     queryset = WebhookEndpoint.objects.all()
     serializer_class = WebhookEndpointSerializer
+    # Creating and rotating answer the signing secret: both need the change permission, so
+    # that only who may change an endpoint ever sees its secret. Redelivering is the admin's
+    # "Redeliver" action on deliveries, with its permission. (`test` needs change: the rule.)
+    action_permissions = {
+        "create": ("licensing.add_webhookendpoint", "licensing.change_webhookendpoint"),
+        "rotate_secret": ("licensing.change_webhookendpoint",),
+        "redeliver": ("licensing.change_webhookdelivery",),
+    }
 
     def perform_create_object(self, data: dict[str, Any]) -> WebhookEndpoint:
         return webhook_endpoint_create(organization=self.organization, actor=self.actor, **data)

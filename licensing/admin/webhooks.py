@@ -6,11 +6,13 @@ from django.core.exceptions import ValidationError
 
 from core.actors import Actor
 from core.admin import AuditedModelAdmin
+from core.errors import FieldErrors
 from core.webhooks.ssrf import TargetError, check_url
 from licensing.admin.actions import report_per_row
 from licensing.admin.scoping import OrganizationScopedAdminMixin
 from licensing.models import WebhookAttempt, WebhookDelivery, WebhookEndpoint
 from licensing.services.webhooks import (
+    event_types_checked,
     webhook_delivery_redeliver,
     webhook_endpoint_create,
     webhook_endpoint_update,
@@ -31,6 +33,13 @@ class WebhookEndpointForm(forms.ModelForm):
         except TargetError as error:
             raise ValidationError(error.detail) from None
         return url
+
+    def clean_event_types(self) -> list[str]:
+        """Blank means every event; otherwise a list of known event types, as the API takes."""
+        try:
+            return event_types_checked(self.cleaned_data.get("event_types") or [])
+        except FieldErrors as error:
+            raise ValidationError(" ".join(error.errors["/event_types"])) from None
 
 
 @admin.register(WebhookEndpoint)

@@ -606,7 +606,8 @@ def _checked_url(url: str) -> None:
         raise FieldErrors({"/url": [error.detail]}) from None
 
 
-def _check_event_types(event_types: Any) -> list[str]:
+def event_types_checked(event_types: Any) -> list[str]:
+    """The known event types of `event_types`, once each; FieldErrors for anything else."""
     if not isinstance(event_types, list | tuple) or not all(
         isinstance(t, str) for t in event_types
     ):
@@ -648,7 +649,7 @@ def webhook_endpoint_create(
         organization=organization,
         url=url,
         description=description,
-        event_types=_check_event_types(list(event_types)),
+        event_types=event_types_checked(event_types),
         is_active=is_active,
         secret=secret or secret_generate(),
     )
@@ -678,7 +679,7 @@ def webhook_endpoint_update(
     if "url" in changes and changes["url"] != endpoint.url:
         _checked_url(changes["url"])
     if "event_types" in changes:
-        changes["event_types"] = _check_event_types(changes["event_types"])
+        changes["event_types"] = event_types_checked(changes["event_types"])
     with transaction.atomic():
         claim_version(endpoint, expected_version=expected_version)
         # The counters (sequence, failures) move under the workers: start from the locked row.

@@ -187,3 +187,37 @@ def test_adding_a_webhook_endpoint_needs_the_change_permission_too(
     assert response.status_code == 403
     assert "whsec_" not in response.content.decode()
     assert not WebhookEndpoint.objects.exists()
+
+
+@pytest.mark.parametrize(
+    ("event_types", "saved", "error"),
+    [
+        ("", [], None),  # blank: every event, as in the API
+        ("null", [], None),
+        ('["alert.raised", "alert.raised"]', ["alert.raised"], None),
+        ('"alert.raised"', None, "A list of event types."),
+        ('["alert.rasied"]', None, "Unknown event types: alert.rasied."),
+    ],
+)
+def test_adding_a_webhook_endpoint_in_the_admin_checks_its_event_types(
+    admin_client, organization, settings, event_types, saved, error
+):
+    """A blank or odd `event_types` is a form error or "every event", never a server error."""
+    settings.WEBHOOK_ALLOWED_CIDRS = ["127.0.0.0/8"]
+    response = admin_client.post(
+        reverse("admin:licensing_webhookendpoint_add"),
+        {
+            "organization": str(organization.pk),
+            "url": "http://127.0.0.1:9/hooks",
+            "event_types": event_types,
+            "is_active": "on",
+        },
+    )
+
+    if error is None:
+        assert response.status_code == 302
+        assert WebhookEndpoint.objects.get().event_types == saved
+    else:
+        assert response.status_code == 200
+        assert error in response.content.decode()
+        assert not WebhookEndpoint.objects.exists()

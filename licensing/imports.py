@@ -44,6 +44,7 @@ from core.errors import (
     LicenseNotValid,
     QuantityExceeded,
 )
+from core.identifiers import identifier_key
 from licensing.models import (
     ApplicationStatus,
     ControlledItem,
@@ -366,12 +367,13 @@ class ServiceImportResource(resources.ModelResource):
         country = cells.country("exporter_country", required=False)
         if not number:
             return None
+        key = identifier_key(number)
         matches = self.cached(
             "exporter",
-            f"{number.upper()}|{country}",
+            f"{key}|{country}",
             lambda: list(
                 Exporter.objects.filter(
-                    organization=self.organization, registration_number__iexact=number
+                    organization=self.organization, registration_key=key
                 ).filter(Q(country=country) if country else Q())[:2]
             ),
         )

@@ -1,0 +1,85 @@
+"""Identities as a reader sees them: exporters' registration numbers that only look different
+are one exporter, look-alike letters of another script are refused, and digits are ASCII.
+
+Unicode offers many spellings of one visible text (case, no-break spaces, zero-width
+characters, full-width forms, Cyrillic letters shaped like Latin ones). A client must not get
+a second exporter by picking another spelling, and a date or quantity is written in the
+digits 0-9 only: other scripts' digits are refused, never silently read as numbers.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from licensing.models import Exporter
+from tests.api.contract import assert_problem, pointers, table_counts
+
+EXPORTERS = "/api/v1/exporters/"
+
+pytestmark = [pytest.mark.django_db, pytest.mark.pinned_clock("2026-11-20")]
+
+
+def _german_exporter(registration_number: str, name: str = "Hamburg Metals GmbH") -> dict:
+    return {"name": name, "country": "DE", "registration_number": registration_number}
+
+
+@pytest.mark.parametrize(
+    "spelling",
+    [
+        pytest.param("hrb 12345", id="lower-case"),
+        pytest.param("HRB\u00a012345", id="no-break-space"),
+        pytest.param("HRB 12345\u200b", id="zero-width-space"),
+        pytest.param("HRB  12345", id="two-spaces"),
+        pytest.param("\uff28\uff32\uff22 12345", id="full-width-letters"),
+    ],
+)
+def test_a_registration_number_spelt_differently_is_the_existing_exporter(world, spelling):
+    api = world.ours.api
+    first = api.post(EXPORTERS, _german_exporter("HRB 12345"), format="json")
+    assert first.status_code == 201, first.content
+    counts = table_counts()
+
+    response = api.post(EXPORTERS, _german_exporter(spelling, "Hamburg Metals"), format="json")
+
+    problem = assert_problem(response, 400)
+    assert pointers(problem) == {"/registration_number"}
+    assert "An exporter with this country and registration number exists." in str(problem)
+    assert table_counts() == counts
+    assert Exporter.objects.get(pk=first.json()["id"]).registration_number == "HRB 12345"
+
+
+def test_a_registration_number_with_a_look_alike_letter_of_another_script_is_refused(world):
+    api = world.ours.api
+    counts = table_counts()
+
+    # U+041D is CYRILLIC CAPITAL LETTER EN, drawn like the Latin H.
+    response = api.post(EXPORTERS, _german_exporter("\u041dRB 12345"), format="json")
+
+    problem = assert_problem(response, 400)
+    assert pointers(problem) == {"/registration_number"}
+    assert "Mixes Cyrillic and Latin letters" in str(problem)
+    assert table_counts() == counts
+
+
+def test_an_update_cannot_take_another_exporters_number_in_another_spelling(world):
+    api = world.ours.api
+    assert api.post(EXPORTERS, _german_exporter("HRB 12345"), format="json").status_code == 201
+    other = api.post(EXPORTERS, _german_exporter("HRB 99999", "Bremen Metals"), format="json")
+    assert other.status_code == 201, other.content
+
+    response = api.patch(
+        f"{EXPORTERS}{other.json()['id']}/",
+        {"registration_number": "hrb\u00a012345"},
+        format="json",
+        HTTP_IF_MATCH="*",
+    )
+
+    assert pointers(assert_problem(response, 400)) == {"/registration_number"}
+    assert Exporter.objects.get(pk=other.json()["id"]).registration_number == "HRB 99999"
+
+
+def test_the_same_number_may_belong_to_exporters_of_two_organizations(world):
+    ours = world.ours.api.post(EXPORTERS, _german_exporter("HRB 12345"), format="json")
+    theirs = world.theirs.api.post(EXPORTERS, _german_exporter("hrb 12345"), format="json")
+
+    assert (ours.status_code, theirs.status_code) == (201, 201)

@@ -13,8 +13,11 @@ import pytest
 
 from licensing.models import Exporter
 from tests.api.contract import assert_problem, pointers, table_counts
+from tests.api.test_contract import application_body, shipment_body
 
 EXPORTERS = "/api/v1/exporters/"
+APPLICATIONS = "/api/v1/license-applications/"
+SHIPMENTS = "/api/v1/shipments/"
 
 pytestmark = [pytest.mark.django_db, pytest.mark.pinned_clock("2026-11-20")]
 
@@ -83,3 +86,54 @@ def test_the_same_number_may_belong_to_exporters_of_two_organizations(world):
     theirs = world.theirs.api.post(EXPORTERS, _german_exporter("hrb 12345"), format="json")
 
     assert (ours.status_code, theirs.status_code) == (201, 201)
+
+
+@pytest.mark.parametrize(
+    ("path", "body", "pointer"),
+    [
+        pytest.param(
+            SHIPMENTS,
+            lambda world: shipment_body(world, required_ship_date="\uff12\uff10\uff12\uff17-01-15"),
+            "/required_ship_date",
+            id="full-width-date",
+        ),
+        pytest.param(
+            SHIPMENTS,
+            lambda world: shipment_body(
+                world, lines=[{"item": "1C905", "quantity": "\u0665", "unit": "kg"}]
+            ),
+            "/lines/0/quantity",
+            id="arabic-indic-quantity",
+        ),
+        pytest.param(
+            APPLICATIONS,
+            lambda world: application_body(
+                world,
+                lines=[{"item": "1C905", "quantity": "1\uff10", "unit": "kg"}],
+            ),
+            "/lines/0/quantity",
+            id="full-width-digit-in-a-quantity",
+        ),
+        pytest.param(
+            APPLICATIONS,
+            lambda world: application_body(
+                world,
+                lines=[
+                    {"item": "1C905", "quantity": "10", "unit": "kg", "value": "\u0665"}
+                    | {"currency": "USD"}
+                ],
+            ),
+            "/lines/0/value",
+            id="arabic-indic-value",
+        ),
+    ],
+)
+def test_digits_of_other_scripts_are_refused_in_dates_and_numbers(world, path, body, pointer):
+    counts = table_counts()
+
+    response = world.ours.api.post(path, body(world), format="json")
+
+    problem = assert_problem(response, 400)
+    assert pointer in pointers(problem), problem
+    assert "digits 0-9" in str(problem)
+    assert table_counts() == counts

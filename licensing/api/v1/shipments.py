@@ -23,6 +23,7 @@ from core.api.idempotency import idempotent
 from licensing.api.v1.base import ResourceViewSet
 from licensing.api.v1.clocks import NextThresholdSerializer, StatutoryDeadlineField, WaitSerializer
 from licensing.api.v1.fields import (
+    ASCII_DIGIT_FIELD_MAPPING,
     MAX_LINES,
     AllowedTransitionsField,
     ControlCodeField,
@@ -93,6 +94,7 @@ class LicenseSummarySerializer(serializers.ModelSerializer):
 
 class ShipmentSerializer(serializers.ModelSerializer):
     serializer_choice_field = EnumField
+    serializer_field_mapping = ASCII_DIGIT_FIELD_MAPPING
     url = serializers.HyperlinkedIdentityField(view_name="v1:shipment-detail", lookup_field="id")
     external_reference = serializers.CharField(
         max_length=100, help_text="Your PO or shipment number; unique in your organization."

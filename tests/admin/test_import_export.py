@@ -863,3 +863,77 @@ def test_the_confirm_step_refuses_another_users_pending_upload(
     client.force_login(owner)
     assert client.post(url, owners_confirmation).status_code == 302
     assert LicenseApplication.objects.count() == 1
+
+
+# --- look-alike characters ----------------------------------------------------------------
+
+
+def test_export_neutralises_a_formula_that_starts_with_a_full_width_equals_sign(
+    officer_client, organization, exporter, dysprosium
+):
+    formula = '\uff1dHYPERLINK("http://evil.example","x")'
+    LicenseApplicationFactory(
+        organization=organization, exporter=exporter, end_user_name=formula, line__item=dysprosium
+    )
+
+    [row] = _csv_rows(_export(officer_client, "licenseapplication", ""))
+
+    assert row["end_user_name"] == "'" + formula
+
+
+@pytest.mark.parametrize(
+    ("overrides", "message"),
+    [
+        pytest.param(
+            {"end_user_name": "\uff1dSUM(1+1)"},
+            "Row 1, end_user_name: Formulas are not imported; enter the value itself.",
+            id="full-width-equals-sign",
+        ),
+        pytest.param(
+            {"status": "submitted", "submitted_at": "\uff12\uff10\uff12\uff15-06-02"},
+            "Row 1, submitted_at: Use the digits 0-9",
+            id="full-width-date",
+        ),
+        pytest.param(
+            {"valid_from": "2025-08-0\u0661"},
+            "Row 1, valid_from: Use the digits 0-9",
+            id="arabic-indic-digit-in-a-date",
+        ),
+        pytest.param(
+            {"lines": "1C905 \u0665 kg"},
+            "Row 1, lines: Line 1: Use the digits 0-9",
+            id="arabic-indic-quantity",
+        ),
+        pytest.param(
+            {"lines": "1C905 10 kg 1\uff10\uff10 USD"},
+            "Row 1, lines: Line 1: Use the digits 0-9",
+            id="full-width-value",
+        ),
+    ],
+)
+def test_look_alike_characters_in_an_import_are_refused(
+    officer_client, exporter, dysprosium, overrides, message
+):
+    rows = [_application_row(exporter, **overrides)]
+
+    preview = _upload(officer_client, "licenseapplication", _csv_file(rows, APPLICATION_HEADERS))
+
+    page = _page(preview)
+    assert message in page
+    assert "Confirm import" not in page
+    assert LicenseApplication.objects.count() == 0
+
+
+def test_an_import_finds_the_exporter_whatever_the_spelling_of_its_registration_number(
+    officer_client, organization, dysprosium
+):
+    hamburg = ExporterFactory(
+        organization=organization, country="DE", registration_number="HRB 12345"
+    )
+    rows = [_application_row(hamburg, exporter_registration_number="hrb\u00a012345\u200b")]
+
+    preview = _upload(officer_client, "licenseapplication", _csv_file(rows))
+    assert "Confirm import" in _page(preview), _page(preview)
+    _confirm(officer_client, "licenseapplication", preview)
+
+    assert LicenseApplication.objects.get().exporter == hamburg

@@ -137,3 +137,33 @@ def test_digits_of_other_scripts_are_refused_in_dates_and_numbers(world, path, b
     assert pointer in pointers(problem), problem
     assert "digits 0-9" in str(problem)
     assert table_counts() == counts
+
+
+@pytest.mark.parametrize(
+    ("path", "parameter", "value"),
+    [
+        pytest.param(
+            EXPORTERS,
+            "updated_since",
+            "\uff12\uff10\uff12\uff15-01-01T00:00:00Z",
+            id="full-width-updated-since",
+        ),
+        pytest.param(
+            "/api/v1/alerts/",
+            "raised_after",
+            "2025-01-0\u0661T00:00:00Z",
+            id="arabic-indic-raised-after",
+        ),
+        pytest.param(
+            SHIPMENTS,
+            "required_ship_date_after",
+            "\uff12\uff10\uff12\uff15-01-01",
+            id="full-width-ship-date-range",
+        ),
+    ],
+)
+def test_digits_of_other_scripts_are_refused_in_query_dates(world, path, parameter, value):
+    response = world.ours.api.get(path, {parameter: value})
+
+    problem = assert_problem(response, 400)
+    assert "digits 0-9" in str(problem), problem

@@ -36,7 +36,7 @@ from licensing.api.v1.fields import (
     QuantityField,
     line_inputs,
 )
-from licensing.api.v1.filters import LinesFilterSet, StrictBooleanFilter
+from licensing.api.v1.filters import DateFromToRangeFilter, LinesFilterSet, StrictBooleanFilter
 from licensing.api.v1.transitions import (
     IF_MATCH_OPTIONAL,
     TransitionRequestSerializer,
@@ -223,7 +223,7 @@ class ShipmentFilter(LinesFilterSet):
         max_length=20,
         help_text="Has a line of an item this authority controls (code, e.g. CN-MOFCOM).",
     )
-    required_ship_date = django_filters.DateFromToRangeFilter(
+    required_ship_date = DateFromToRangeFilter(
         help_text="As required_ship_date_after and required_ship_date_before (both inclusive)."
     )
     license_application = django_filters.UUIDFilter(

@@ -7,6 +7,14 @@ from django.utils import timezone
 from core.errors import PreconditionFailed
 
 
+def stale_version(instance: models.Model, expected_version: int | None) -> PreconditionFailed:
+    """The error for a client whose copy of `instance` is not the current version."""
+    return PreconditionFailed(
+        f"This {instance._meta.verbose_name} was changed by someone else "
+        f"(you sent version {expected_version}); read it again and retry.",
+    )
+
+
 def claim_version(instance: models.Model, *, expected_version: int | None) -> None:
     """Bump `instance.version` in the database, only if it still equals `expected_version`.
 
@@ -23,10 +31,7 @@ def claim_version(instance: models.Model, *, expected_version: int | None) -> No
     if expected_version is not None:
         rows = rows.filter(version=expected_version)
     if not rows.update(version=F("version") + 1, updated_at=timezone.now()):
-        raise PreconditionFailed(
-            f"This {instance._meta.verbose_name} was changed by someone else "
-            f"(you sent version {expected_version}); read it again and retry.",
-        )
+        raise stale_version(instance, expected_version)
     instance.version = (
         type(instance)._default_manager.values_list("version", flat=True).get(pk=instance.pk)
     )

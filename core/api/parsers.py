@@ -6,6 +6,7 @@ from typing import Any
 from rest_framework.exceptions import ParseError
 from rest_framework.parsers import JSONParser
 
+from core.api.problems import pointer_token
 from core.errors import FieldErrors
 
 # NUL cannot be stored in a PostgreSQL text or jsonb value; a lone surrogate cannot be
@@ -26,7 +27,7 @@ def _check_strings(value: Any, pointer: str = "") -> None:
     elif isinstance(value, dict):
         for key, item in value.items():
             _check_strings(key, pointer)
-            _check_strings(item, f"{pointer}/{key}")
+            _check_strings(item, f"{pointer}/{pointer_token(key)}")
     elif isinstance(value, list):
         for index, item in enumerate(value):
             _check_strings(item, f"{pointer}/{index}")

@@ -30,7 +30,9 @@ PROBLEM_CONTENT_TYPE = "application/problem+json"
 PROBLEM_TYPES: dict[str, tuple[str, str]] = {
     "invalid": (
         "The request is invalid",
-        "A field or parameter is missing or malformed; see `errors`.",
+        "A field or parameter is missing or malformed, or the body has a field that is unknown "
+        "(`unknown_field`) or read-only and different from the stored value "
+        "(`read_only_field`); see `errors`.",
     ),
     "invalid_fields": (
         "Some fields are invalid",
@@ -141,6 +143,11 @@ class ProblemJSONRenderer(JSONRenderer):
     media_type = PROBLEM_CONTENT_TYPE
 
 
+def pointer_token(key: Any) -> str:
+    """A key as one JSON pointer segment (RFC 6901): an unknown field may contain / or ~."""
+    return str(key).replace("~", "~0").replace("/", "~1")
+
+
 def _pointer_errors(detail: Any, pointer: str = "") -> list[dict[str, str]]:
     """Flatten DRF's nested error detail into [{pointer, detail, code}]."""
     if isinstance(detail, dict):
@@ -148,7 +155,7 @@ def _pointer_errors(detail: Any, pointer: str = "") -> list[dict[str, str]]:
             error
             for key, value in detail.items()
             for error in _pointer_errors(
-                value, pointer if key == "non_field_errors" else f"{pointer}/{key}"
+                value, pointer if key == "non_field_errors" else f"{pointer}/{pointer_token(key)}"
             )
         ]
     if isinstance(detail, list):

@@ -7,12 +7,16 @@ here:
 
 - `ReadContract`: read, cursor pagination (walked forward and back, default size 50,
   capped at 500, bad cursors and sizes refused), every declared filter (a valid value is
-  applied, a malformed one is a 400 problem), authentication, and a constant number of
-  queries per list page;
+  applied, a malformed one is a 400 problem; a multi-value one takes `a,b`, repeats and
+  both, as the schema says; a time one explains a `+` that arrived as a space),
+  authentication, a constant number of queries per list page, and strict action bodies
+  (an unknown field is a 400);
 - `TenancyContract`: another organization's rows answer 404 on every method and nested
   action, and no list ever shows them;
 - `WriteContract`: create (201, Location, ETag), update and delete under If-Match (428
-  without it, 412 when stale), and read-only keys refused (403);
+  without it, 412 when stale), read-only keys refused (403), and strict bodies: an unknown
+  field (top level or nested) or a read-only one with another value is a 400 that names it
+  and writes nothing, while a GET -> PUT or GET -> PATCH round trip is accepted;
 - `ReadOnlyContract`: the writes a read-only resource does not offer answer 405.
 
 The helpers (`assert_problem`, `table_counts`, `key_client`) serve the other API tests too.
@@ -26,10 +30,12 @@ import itertools
 import json
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, ClassVar
 from urllib.parse import urlencode, urlsplit
 
 import pytest
+import yaml
 from django.apps import apps
 from django.db import connection
 from django.db.models import DateField, DateTimeField, Model
@@ -45,6 +51,9 @@ PROBLEM = "application/problem+json"
 JSON = "application/json"
 REQUEST_ID = "X-Request-ID"
 PROBLEM_FIELDS = {"type", "title", "status", "detail", "instance"}
+SCHEMA_FILE = Path(__file__).resolve().parents[2] / "openapi" / "v1.yaml"
+# A field no resource has, sent to see it refused.
+UNKNOWN = "colour"
 
 # Unique suffixes for rows made by the contract hooks.
 serial = itertools.count(1)
@@ -202,7 +211,9 @@ class FilterProbe:
     """A query parameter of a list: a value it accepts and a malformed one it must refuse.
 
     `valid` may be a function of the world and a row made by `make` for our organization;
-    `matches` says whether that row passes the filter with the valid value.
+    `matches` says whether that row passes the filter with the valid value. A filter that
+    takes several values names `several`: another allowed value, which the row does not
+    match. A time filter says `time`.
     """
 
     name: str
@@ -210,6 +221,8 @@ class FilterProbe:
     invalid: str
     matches: bool = True
     pointer: str = ""
+    several: str = ""
+    time: bool = False
 
     @property
     def id(self) -> str:
@@ -247,6 +260,19 @@ class Request:
 
     def __str__(self) -> str:
         return f"{self.method.upper()} {self.url}"
+
+
+def only_error(body: dict) -> dict:
+    """The one field error of a problem body."""
+    assert len(body.get("errors", [])) == 1, body
+    return body["errors"][0]
+
+
+def list_parameters(list_url: str) -> dict[str, dict]:
+    """The query parameters of the committed schema's list operation at `list_url`."""
+    schema = yaml.safe_load(SCHEMA_FILE.read_text(encoding="utf-8"))
+    operation = schema["paths"][list_url]["get"]
+    return {p["name"]: p for p in operation.get("parameters", []) if p["in"] == "query"}
 
 
 def walk(client: APIClient, url: str, link: str) -> Iterator[dict]:
@@ -329,6 +355,10 @@ class ReadContract:
         if "probe" in metafunc.fixturenames:
             probes = (*self.filters, FilterProbe("ordering", f"-{self.orderings[0]}", "password"))
             metafunc.parametrize("probe", probes, ids=[probe.id for probe in probes])
+        for fixture, wanted in (("multi_probe", "several"), ("time_probe", "time")):
+            if fixture in metafunc.fixturenames:
+                probes = tuple(probe for probe in self.filters if getattr(probe, wanted))
+                metafunc.parametrize(fixture, probes, ids=[probe.id for probe in probes])
         if "ordering" in metafunc.fixturenames:
             orderings = [None, *(f"{sign}{name}" for name in self.orderings for sign in "-+")]
             metafunc.parametrize(
@@ -468,6 +498,57 @@ class ReadContract:
         body = assert_problem(response, 400, "invalid")
         assert pointers(body) == {probe.pointer or f"/{probe.name}"}, body
 
+    def listed(self, world: World, query: str) -> list[str]:
+        return ids(ok(world.ours.api.get(f"{self.list_url}?page_size=500&{query}"))["results"])
+
+    def test_a_multi_value_filter_takes_commas_repeats_and_both(self, world, multi_probe):
+        row = self.make(world, world.ours)
+        name, one, other = multi_probe.name, multi_probe.value(world, row), multi_probe.several
+        assert str(row.pk) not in self.listed(world, f"{name}={other}")
+
+        comma = self.listed(world, f"{name}={one},{other}")
+        assert str(row.pk) in comma
+        assert self.listed(world, f"{name}={other},{one}") == comma
+        assert self.listed(world, f"{name}={one}&{name}={other}") == comma
+        assert self.listed(world, f"{name}={other}&{name}={other},{one}") == comma
+        # Spaces after commas and blank members, as people type them, are tolerated.
+        assert self.listed(world, f"{name}={other},%20{one},") == comma
+
+    def test_a_multi_value_filter_names_an_unknown_member_and_the_allowed_values(
+        self, world, multi_probe
+    ):
+        row = self.make(world, world.ours)
+        name, one = multi_probe.name, multi_probe.value(world, row)
+        bad = multi_probe.invalid
+        for query in (f"{name}={one},{bad}", f"{name}={one}&{name}={bad}"):
+            response = world.ours.api.get(f"{self.list_url}?{query}")
+            error = only_error(assert_problem(response, 400, "invalid"))
+            assert error["pointer"] == f"/{name}", error
+            assert repr(bad) in error["detail"], error
+            assert one not in error["detail"].split("Choose from:")[0], error
+            assert one in error["detail"].split("Choose from:")[1], error
+            assert multi_probe.several in error["detail"], error
+
+    def test_the_schema_documents_which_filters_take_several_values(self):
+        parameters = list_parameters(self.list_url)
+        several = {name for name, p in parameters.items() if p["schema"].get("type") == "array"}
+        assert several == {probe.name for probe in self.filters if probe.several}
+        for name in several:
+            assert (parameters[name]["style"], parameters[name]["explode"]) == ("form", True)
+            assert "separate them with commas" in parameters[name]["description"], name
+
+    def test_a_time_filter_explains_a_plus_that_arrived_as_a_space(self, world, time_probe):
+        row = self.make(world, world.ours)
+        name = time_probe.name
+        # Sent as typed, the + reaches the server as a space.
+        response = world.ours.api.get(f"{self.list_url}?{name}=2020-01-01T00:00:00+08:00")
+        error = only_error(assert_problem(response, 400, "invalid"))
+        assert error["pointer"] == f"/{name}", error
+        assert "%2B" in error["detail"] and "2019-12-31T16:00:00Z" in error["detail"], error
+        # Percent-encoded, or in UTC with Z, the same time is applied.
+        assert str(row.pk) in self.listed(world, f"{name}=2020-01-01T00:00:00%2B08:00")
+        assert str(row.pk) in self.listed(world, f"{name}=2019-12-31T16:00:00Z")
+
     # -- authentication ----------------------------------------------------------------------
     def test_no_key_is_401_with_www_authenticate(self, world):
         row = self.make(world, world.ours)
@@ -530,6 +611,26 @@ class ReadContract:
         few = self.queries_for_a_page(world.ours.api, 5)
         many = self.queries_for_a_page(world.ours.api, 50)
         assert few == many
+
+    # -- action bodies -----------------------------------------------------------------------
+    def test_an_action_body_with_an_unknown_field_is_a_400_that_writes_nothing(self, world):
+        row, actions = self.actions(world, world.ours)
+        with_body = [action for action in actions if action.writes and action.body is not None]
+        if not with_body:
+            pytest.skip("no action of this resource takes a body")
+        before, counts = frozen(row), table_counts()
+
+        for action in with_body:
+            request = Request(
+                action.method, f"{self.detail_url(row)}{action.suffix}", action.body | {UNKNOWN: 1}
+            )
+            error = only_error(assert_problem(request.send(world.ours.api), 400, "invalid"))
+            assert (error["pointer"], error["code"]) == (f"/{UNKNOWN}", "unknown_field"), request
+            for name in action.body:
+                assert name in error["detail"], (request, error)
+
+        assert frozen(row) == before
+        assert table_counts() == counts
 
 
 class TenancyContract:
@@ -608,6 +709,23 @@ class WriteContract(ReadContract, TenancyContract):
     def replace_body(self, world: World, current: dict) -> dict:
         """A PUT: the create body with the PATCH applied, unless the resource says otherwise."""
         return self.create_body(world) | self.update_body(world)
+
+    def nested_unknown(self, world: World) -> tuple[dict, str] | None:
+        """A create body with an unknown field inside a nested object or list, and its pointer
+        (None: the resource has no nested writable object)."""
+        return None
+
+    def read_only_changes(self, current: dict) -> dict[str, Any]:
+        """Read-only fields, each with a value other than the one `current` shows."""
+        return {
+            "id": "00000000-0000-0000-0000-000000000000",
+            "version": current["version"] + 1,
+            "created_at": "2000-01-01T00:00:00Z",
+        }
+
+    def change_computed_fields(self, pk: Any) -> None:
+        """Change what `Meta.computed_fields` shows, as the server does: without a new version."""
+        pytest.skip("the resource has no computed fields")
 
     def create(self, world: World) -> tuple[dict, Any]:
         response = world.ours.api.post(self.list_url, self.create_body(world), format="json")
@@ -738,6 +856,137 @@ class WriteContract(ReadContract, TenancyContract):
         assert_problem(response, 401, "not_authenticated")
         assert response["WWW-Authenticate"] == "Api-Key"
         assert table_counts() == counts
+
+    # -- strict bodies -----------------------------------------------------------------------
+    def refused(self, response, pointer: str, code: str) -> dict:
+        """The one field error of a 400 for a field the resource does not accept."""
+        error = only_error(assert_problem(response, 400, "invalid"))
+        assert (error["pointer"], error["code"]) == (pointer, code), error
+        return error
+
+    @pytest.mark.parametrize("method", ["post", "put", "patch"])
+    def test_an_unknown_field_is_a_400_naming_it_and_the_accepted_fields(self, world, method):
+        created, response = self.create(world)
+        location = response["Location"]
+        counts, before = table_counts(), frozen(self.model._default_manager.get(pk=created["id"]))
+        sent = {
+            "post": self.create_body(world),
+            "put": self.replace_body(world, created),
+            "patch": self.update_body(world),
+        }[method]
+        url = self.list_url if method == "post" else location
+
+        response = getattr(world.ours.api, method)(
+            url, sent | {UNKNOWN: "red"}, format="json", HTTP_IF_MATCH='"1"'
+        )
+
+        error = self.refused(response, f"/{UNKNOWN}", "unknown_field")
+        accepted = error["detail"].partition("accepted here:")[2]
+        for name in self.create_body(world):
+            assert name in accepted, (name, error)
+        assert table_counts() == counts
+        assert frozen(self.model._default_manager.get(pk=created["id"])) == before
+
+    @pytest.mark.parametrize("method", ["post", "put"])
+    def test_an_unknown_nested_field_is_a_400_at_its_pointer(self, world, method):
+        nested = self.nested_unknown(world)
+        if nested is None:
+            pytest.skip("the resource has no nested writable object")
+        body, pointer = nested
+        created, response = self.create(world)
+        counts, before = table_counts(), frozen(self.model._default_manager.get(pk=created["id"]))
+        url = self.list_url if method == "post" else response["Location"]
+
+        response = getattr(world.ours.api, method)(url, body, format="json", HTTP_IF_MATCH='"1"')
+
+        self.refused(response, pointer, "unknown_field")
+        assert table_counts() == counts
+        assert frozen(self.model._default_manager.get(pk=created["id"])) == before
+
+    def test_a_read_only_field_with_another_value_is_a_400_naming_it(self, world):
+        created, response = self.create(world)
+        location = response["Location"]
+        current = ok(world.ours.api.get(location))
+        counts, before = table_counts(), frozen(self.model._default_manager.get(pk=created["id"]))
+
+        for name, value in self.read_only_changes(current).items():
+            assert current[name] != value, name
+            patch = world.ours.api.patch(
+                location,
+                self.update_body(world) | {name: value},
+                format="json",
+                HTTP_IF_MATCH='"1"',
+            )
+            error = self.refused(patch, f"/{name}", "read_only_field")
+            assert "read-only" in error["detail"], error
+            put = world.ours.api.put(
+                location, current | {name: value}, format="json", HTTP_IF_MATCH='"1"'
+            )
+            self.refused(put, f"/{name}", "read_only_field")
+
+        assert table_counts() == counts
+        assert frozen(self.model._default_manager.get(pk=created["id"])) == before
+
+    def test_create_takes_a_read_only_field_only_as_null(self, world):
+        counts = table_counts()
+        for name in ("id", "created_at"):
+            response = world.ours.api.post(
+                self.list_url, self.create_body(world) | {name: "x"}, format="json"
+            )
+            self.refused(response, f"/{name}", "read_only_field")
+        assert table_counts() == counts
+
+        ok(
+            world.ours.api.post(
+                self.list_url, self.create_body(world) | {"id": None}, format="json"
+            ),
+            201,
+        )
+
+    @pytest.mark.parametrize("method", ["put", "patch"])
+    def test_a_get_then_put_or_patch_of_the_whole_representation_is_accepted(self, world, method):
+        _, response = self.create(world)
+        location = response["Location"]
+        read = world.ours.api.get(location)
+        current = ok(read)
+
+        written = getattr(world.ours.api, method)(
+            location, current, format="json", HTTP_IF_MATCH=read["ETag"]
+        )
+
+        body = ok(written)
+        changed = {name for name in current if body[name] != current[name]}
+        assert changed <= {"version", "updated_at"}, changed
+        assert ok(world.ours.api.get(location)) == body
+
+    def test_a_stale_copy_sent_back_whole_is_412_not_400(self, world):
+        _, response = self.create(world)
+        location = response["Location"]
+        read = world.ours.api.get(location)
+        stale = ok(read)
+        ok(
+            world.ours.api.patch(
+                location, self.update_body(world), format="json", HTTP_IF_MATCH="*"
+            )
+        )
+        before = frozen(self.model._default_manager.get(pk=stale["id"]))
+
+        response = world.ours.api.put(location, stale, format="json", HTTP_IF_MATCH=read["ETag"])
+
+        assert_problem(response, 412, "precondition_failed")
+        assert frozen(self.model._default_manager.get(pk=stale["id"])) == before
+
+    def test_a_round_trip_with_computed_fields_read_before_they_moved_is_accepted(self, world):
+        created, response = self.create(world)
+        location = response["Location"]
+        read = world.ours.api.get(location)
+        current = ok(read)
+        self.change_computed_fields(created["id"])
+        again = world.ours.api.get(location)
+        assert ok(again) != current
+        assert again["ETag"] == read["ETag"]  # the object has no new version
+
+        ok(world.ours.api.put(location, current, format="json", HTTP_IF_MATCH=read["ETag"]))
 
 
 class ReadOnlyContract(ReadContract):

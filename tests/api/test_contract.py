@@ -41,9 +41,11 @@ from tests.api.contract import (
     an_hour_ago,
     assert_problem,
     frozen,
+    ids,
     key_client,
     ok,
     serial,
+    table_counts,
 )
 from tests.factories import (
     ControlledItemFactory,
@@ -131,7 +133,7 @@ class TestExporters(WriteContract):
     checked_fields = ("name", "country", "registration_number", "address", "contact_email")
     filters = (
         FilterProbe("country", "CN", "XX"),
-        FilterProbe("updated_since", lambda world, row: an_hour_ago(), "yesterday"),
+        FilterProbe("updated_since", lambda world, row: an_hour_ago(), "yesterday", time=True),
         FilterProbe("search", lambda world, row: row.name[-12:], "s" * 201),
     )
 
@@ -174,14 +176,14 @@ class TestLicenseApplications(WriteContract):
         "destination_country",
     )
     filters = (
-        FilterProbe("status", "draft", "shelved"),
+        FilterProbe("status", "draft", "shelved", several="withdrawn"),
         FilterProbe("exporter", exporter_id, "exporter-1"),
         FilterProbe("authority", "CN-MOFCOM", "A" * 21),
         FilterProbe("item", "1C905", "1" * 31),
         FilterProbe("material_family", "rare_earth", "unobtainium"),
         FilterProbe("destination_country", "DE", "XX"),
-        FilterProbe("updated_since", lambda world, row: an_hour_ago(), "yesterday"),
-        FilterProbe("delay_level", "none", "late"),
+        FilterProbe("updated_since", lambda world, row: an_hour_ago(), "yesterday", time=True),
+        FilterProbe("delay_level", "none", "late", several="overdue"),
         FilterProbe("at_risk", "false", "perhaps"),
         FilterProbe("search", lambda world, row: row.exporter.name[-10:], "s" * 201),
     )
@@ -235,6 +237,84 @@ class TestLicenseApplications(WriteContract):
     def update_body(self, world):
         return {"end_use": "Servo motors for industrial robots.", "destination_country": "AT"}
 
+    def nested_unknown(self, world):
+        body = application_body(world)
+        body["lines"][0]["colour"] = "red"
+        return body, "/lines/0/colour"
+
+    def read_only_changes(self, current):
+        return super().read_only_changes(current) | {"status": "approved"}
+
+    def change_computed_fields(self, pk):
+        # As the delay scan does: no new version.
+        LicenseApplication.objects.filter(pk=pk).update(delay_level="critical")
+
+    def test_patch_escalated_is_a_400_that_points_to_is_escalated(self, world):
+        created, response = self.create(world)
+        url = response["Location"]
+        before = frozen(LicenseApplication.objects.get(pk=created["id"]))
+
+        typo = world.ours.api.patch(url, {"escalated": True}, format="json", HTTP_IF_MATCH='"1"')
+
+        body = assert_problem(typo, 400, "invalid")
+        assert [(e["pointer"], e["code"]) for e in body["errors"]] == [
+            ("/escalated", "unknown_field")
+        ]
+        assert "Did you mean is_escalated?" in body["errors"][0]["detail"]
+        assert frozen(LicenseApplication.objects.get(pk=created["id"])) == before
+        fixed = world.ours.api.patch(
+            url, {"is_escalated": True}, format="json", HTTP_IF_MATCH='"1"'
+        )
+        assert ok(fixed)["is_escalated"] is True
+
+    def test_an_unknown_field_of_the_end_user_is_a_400_at_its_pointer(self, world):
+        counts = table_counts()
+        body = application_body(world)
+        body["end_user"]["adress"] = "Köln"
+        response = world.ours.api.post(self.list_url, body, format="json")
+        error = assert_problem(response, 400, "invalid")["errors"]
+        assert [(e["pointer"], e["code"]) for e in error] == [("/end_user/adress", "unknown_field")]
+        assert "Did you mean address?" in error[0]["detail"]
+        assert table_counts() == counts
+
+    def test_a_submitted_application_takes_its_get_body_back(self, world):
+        application = application_in_status(
+            "submitted",
+            organization=world.ours.organization,
+            exporter=world.ours.exporter,
+            authority=world.authority,
+            line__item=world.item,
+        )
+        read = world.ours.api.get(self.detail_url(application))
+        current = ok(read)
+        put = world.ours.api.put(
+            self.detail_url(application),
+            current | {"authority_reference": "MOFCOM-2026-0001"},
+            format="json",
+            HTTP_IF_MATCH=read["ETag"],
+        )
+        assert ok(put)["authority_reference"] == "MOFCOM-2026-0001"
+        assert ok(put)["status"] == "submitted"
+
+    def test_a_clock_stop_takes_its_read_only_fields_only_as_null(self, world):
+        application, _ = self.actions(world, world.ours)
+        url = f"{self.detail_url(application)}clock-stops/"
+        counts = table_counts()
+        body = {"kind": "expert_review", "started_on": str(TODAY)}
+        response = world.ours.api.post(url, body | {"actor": "me"}, format="json")
+        error = assert_problem(response, 400, "invalid")["errors"]
+        assert [(e["pointer"], e["code"]) for e in error] == [("/actor", "read_only_field")]
+        assert table_counts() == counts
+        ok(world.ours.api.post(url, body | {"actor": None}, format="json"), 201)
+
+    def test_the_delay_level_filter_takes_overdue_comma_critical(self, world):
+        late = self.make(world, world.ours)
+        LicenseApplication.objects.filter(pk=late.pk).update(delay_level="critical")
+        on_time = self.make(world, world.ours)
+        page = self.list_page(world.ours.api, delay_level="overdue,critical")
+        assert str(late.pk) in ids(page["results"])
+        assert str(on_time.pk) not in ids(page["results"])
+
 
 # --- shipments --------------------------------------------------------------------------------
 
@@ -252,7 +332,7 @@ class TestShipments(WriteContract):
         "required_ship_date",
     )
     filters = (
-        FilterProbe("status", "awaiting_license", "lost"),
+        FilterProbe("status", "awaiting_license", "lost", several="cancelled"),
         FilterProbe("exporter", exporter_id, "exporter-1"),
         FilterProbe("authority", "CN-MOFCOM", "A" * 21),
         FilterProbe("item", "1C905", "1" * 31),
@@ -271,8 +351,8 @@ class TestShipments(WriteContract):
             pointer="/required_ship_date",
         ),
         FilterProbe("license_application", UNKNOWN_ID, "LIC-1", matches=False),
-        FilterProbe("updated_since", lambda world, row: an_hour_ago(), "yesterday"),
-        FilterProbe("delay_level", "none", "late"),
+        FilterProbe("updated_since", lambda world, row: an_hour_ago(), "yesterday", time=True),
+        FilterProbe("delay_level", "none", "late", several="critical"),
         # Without a license the decision cannot come before the ship date: at risk.
         FilterProbe("at_risk", "true", "perhaps"),
         FilterProbe("search", lambda world, row: row.external_reference, "s" * 201),
@@ -325,6 +405,18 @@ class TestShipments(WriteContract):
             destination_country="JP",
         )
 
+    def nested_unknown(self, world):
+        body = shipment_body(world)
+        body["consignee"]["email"] = "goods-in@example.de"
+        return body, "/consignee/email"
+
+    def read_only_changes(self, current):
+        return super().read_only_changes(current) | {"status": "shipped", "shipped_on": str(TODAY)}
+
+    def change_computed_fields(self, pk):
+        # As the delay scan does: no new version.
+        Shipment.objects.filter(pk=pk).update(at_risk=not Shipment.objects.get(pk=pk).at_risk)
+
 
 # --- threshold rules --------------------------------------------------------------------------
 
@@ -358,6 +450,14 @@ class TestThresholdRules(WriteContract):
     def update_body(self, world):
         return {"name": "Gallium to Japan, stricter", "levels": [{"level": "warning", "after": 5}]}
 
+    def nested_unknown(self, world):
+        body = rule_body()
+        body["levels"][1]["days"] = 30
+        return body, "/levels/1/days"
+
+    def read_only_changes(self, current):
+        return super().read_only_changes(current) | {"is_default": True}
+
     def test_the_default_rules_are_listed_but_not_writable(self, world):
         default = ThresholdRule.objects.create(name="Everyone's default")
         url = self.detail_url(default)
@@ -385,12 +485,12 @@ class TestAlerts(ReadOnlyContract, TenancyContract):
     orderings = ("raised_at", "created_at")
     tie_fields = ("raised_at", "created_at")
     filters = (
-        FilterProbe("kind", "delay_level", "late"),
-        FilterProbe("level", "warning", "apocalyptic"),
+        FilterProbe("kind", "delay_level", "late", several="at_risk"),
+        FilterProbe("level", "warning", "apocalyptic", several="critical"),
         FilterProbe("state", "open", "closed"),
         FilterProbe("exporter", exporter_id, "exporter-1"),
         FilterProbe("authority", "CN-MOFCOM", "A" * 21),
-        FilterProbe("raised_after", lambda world, row: an_hour_ago(), "soon"),
+        FilterProbe("raised_after", lambda world, row: an_hour_ago(), "soon", time=True),
     )
 
     def make(self, world, tenant):

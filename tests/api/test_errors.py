@@ -284,6 +284,40 @@ HOSTILE: dict[str, Hostile] = {
         "post", lambda world: f"{draft_url(world)}transitions/", {"to": "lost"}, pointer="/to"
     ),
     "an unknown filter value": Hostile("get", f"{SHIPMENTS}?status=lost", pointer="/status"),
+    "10,000 unknown filter values": Hostile(
+        "get",
+        f"{SHIPMENTS}?status={','.join(f'lost{n}' for n in range(10_000))}",
+        pointer="/status",
+    ),
+    "a format string as a filter value": Hostile(
+        "get", f"{SHIPMENTS}?status=%25s%25(x)s&delay_level=%25d", pointer="/status"
+    ),
+    "a format string as a time": Hostile(
+        "get", f"{SHIPMENTS}?updated_since=2025-01-01T00:00:00%20%25s", pointer="/updated_since"
+    ),
+    # -- fields the API does not accept --------------------------------------------------------
+    "an unknown field": Hostile("post", EXPORTERS, exporter_body(nmae="x"), pointer="/nmae"),
+    "an unknown field named with / and ~": Hostile(
+        "post", EXPORTERS, exporter_body() | {"a/b~c": 1}, pointer="/a~1b~0c"
+    ),
+    "10,000 unknown fields": Hostile(
+        "post", EXPORTERS, exporter_body() | {f"field{n}": n for n in range(10_000)}
+    ),
+    "unknown fields in 50,000 lines": Hostile(
+        "post", APPLICATIONS, application(lines=[{"x": 1}] * 50_000), pointer="/lines"
+    ),
+    "an unknown field in a PATCH": Hostile(
+        "patch", exporter_url, {"adress": "x"}, pointer="/adress", headers=if_match()
+    ),
+    "a read-only field changed in a PATCH": Hostile(
+        "patch", exporter_url, {"version": 99}, pointer="/version", headers=if_match()
+    ),
+    "an unknown field in a transition": Hostile(
+        "post",
+        lambda world: f"{draft_url(world)}transitions/",
+        {"to": "submitted", "reason": "x"},
+        pointer="/reason",
+    ),
     # -- wrong types ---------------------------------------------------------------------------
     "a list for the body": Hostile("post", EXPORTERS, [exporter_body()], pointer="/"),
     "a string for the body": Hostile("post", EXPORTERS, b'"Baotou"', pointer="/"),
@@ -396,6 +430,32 @@ def test_field_errors_name_every_field_with_a_pointer(world):
     assert codes["/end_use"] == "required"
     assert codes["/license_type"] == "invalid_choice"
     assert codes["/lines/1/quantity"] == "min_value"
+
+
+@pytest.mark.django_db
+def test_a_body_of_many_unknown_fields_gets_a_bounded_answer(world):
+    body = exporter_body() | {f"field{n}": n for n in range(10_000)}
+    response = world.ours.api.post(EXPORTERS, body, format="json")
+
+    problem = assert_problem(response, 400, "invalid")
+    assert 0 < len(problem["errors"]) <= 100
+    assert {error["code"] for error in problem["errors"]} == {"unknown_field"}
+    assert len(response.content) < 100_000
+
+
+@pytest.mark.django_db
+def test_unknown_and_invalid_fields_are_reported_together(world):
+    body = application_body(world, license_type="forever", colour="red")
+    body["lines"][0] |= {"quantity": "-1", "weight": "5 kg"}
+    problem = assert_problem(world.ours.api.post(APPLICATIONS, body, format="json"), 400)
+
+    codes = {error["pointer"]: error["code"] for error in problem["errors"]}
+    assert codes == {
+        "/license_type": "invalid_choice",
+        "/colour": "unknown_field",
+        "/lines/0/quantity": "min_value",
+        "/lines/0/weight": "unknown_field",
+    }
 
 
 @pytest.mark.django_db

@@ -79,6 +79,13 @@ class TestWebhookEndpoints(WriteContract):
     def update_body(self, world):
         return {"description": "Planning tool", "event_types": []}
 
+    def read_only_changes(self, current):
+        return super().read_only_changes(current) | {"disabled_reason": "Not mine to say."}
+
+    def change_computed_fields(self, pk):
+        # As a failed delivery attempt does: no new version.
+        WebhookEndpoint.objects.filter(pk=pk).update(consecutive_failures=3)
+
     def create(self, world):
         body, response = super().create(world)
         return {**body, "url": response["Location"]}, response

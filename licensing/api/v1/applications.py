@@ -24,6 +24,7 @@ from rest_framework.response import Response
 
 from core.api.conditional import etag_for
 from core.api.idempotency import idempotent
+from core.api.strict_bodies import StrictBodyMixin
 from licensing.api.v1.base import UUID_PATTERN, ResourceViewSet
 from licensing.api.v1.clocks import NextThresholdSerializer, StatutoryDeadlineField, WaitSerializer
 from licensing.api.v1.fields import (
@@ -43,7 +44,7 @@ from licensing.api.v1.fields import (
     QuantityField,
     line_inputs,
 )
-from licensing.api.v1.filters import LinesFilterSet, StrictBooleanFilter
+from licensing.api.v1.filters import LinesFilterSet, MultiValueChoiceFilter, StrictBooleanFilter
 from licensing.api.v1.transitions import (
     IF_MATCH_OPTIONAL,
     TransitionRequestSerializer,
@@ -106,7 +107,7 @@ class EndUserSerializer(serializers.Serializer):
     )
 
 
-class LicenseApplicationSerializer(serializers.ModelSerializer):
+class LicenseApplicationSerializer(StrictBodyMixin, serializers.ModelSerializer):
     serializer_choice_field = EnumField
     serializer_field_mapping = ASCII_DIGIT_FIELD_MAPPING
     url = serializers.HyperlinkedIdentityField(
@@ -180,6 +181,16 @@ class LicenseApplicationSerializer(serializers.ModelSerializer):
             "clock_started_at",
             "decided_at",
         )
+        # Read-only fields that the clock, the delay scan and the forecast change without a
+        # new version: a request may send them back as read earlier (core.api.strict_bodies).
+        computed_fields = (
+            "wait",
+            "statutory_deadline",
+            "delay_level",
+            "next_threshold",
+            "at_risk",
+            "expected_decision",
+        )
         validators: list = []
 
 
@@ -239,7 +250,7 @@ class ApplicationTransitionRequestSerializer(TransitionRequestSerializer):
     )
 
 
-class ClockStopSerializer(serializers.ModelSerializer):
+class ClockStopSerializer(StrictBodyMixin, serializers.ModelSerializer):
     serializer_choice_field = EnumField
     serializer_field_mapping = ASCII_DIGIT_FIELD_MAPPING
     actor = serializers.CharField(source="actor_label", read_only=True)
@@ -261,23 +272,21 @@ class ClockStopSerializer(serializers.ModelSerializer):
         read_only_fields = ("id", "actor", "request_id", "created_at", "updated_at")
 
 
-class ClockStopEndSerializer(serializers.Serializer):
+class ClockStopEndSerializer(StrictBodyMixin, serializers.Serializer):
     ended_on = DateField(help_text="The last day of the stop (it counts as paused).")
 
 
 class LicenseApplicationFilter(LinesFilterSet):
-    status = django_filters.MultipleChoiceFilter(
+    status = MultiValueChoiceFilter(
         distinct=False,  # no join: DISTINCT would only add a sort over every column
         choices=ApplicationStatus.choices,
-        help_text="Repeat for several: ?status=a&status=b.",
     )
     authority = django_filters.CharFilter(
         field_name="authority__code", max_length=20, help_text="Authority code, e.g. CN-MOFCOM."
     )
-    delay_level = django_filters.MultipleChoiceFilter(
+    delay_level = MultiValueChoiceFilter(
         distinct=False,  # no join: DISTINCT would only add a sort over every column
         choices=DelayLevel.choices,
-        help_text="Repeat for several: ?delay_level=critical&delay_level=overdue.",
     )
     at_risk = StrictBooleanFilter(help_text="A waiting shipment is at risk.")
 

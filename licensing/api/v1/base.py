@@ -18,6 +18,7 @@ from rest_framework.response import Response
 from core.actors import Actor
 from core.api.conditional import etag_for, expected_version
 from core.api.idempotency import idempotent
+from core.concurrency import stale_version
 from licensing.api.authentication import ApiKeyClient
 from licensing.api.tenancy import ActsForOrganization, request_actor, request_organization
 from licensing.models import Organization
@@ -123,6 +124,11 @@ class ResourceViewSet(ETagRetrieveMixin, OrganizationScopedViewSet):
         partial = kwargs.pop("partial", False)
         instance = self.get_object()
         version = expected_version(request.headers.get("If-Match"))
+        if version is not None and version != instance.version:
+            # Before the body is read: a stale copy sent back whole is 412 (read it again), not
+            # 400 for the read-only fields that moved since (core.api.strict_bodies). The
+            # service checks again inside its write.
+            raise stale_version(instance, version)
         serializer = self.get_write_serializer(instance, data=request.data, partial=partial)
         serializer.is_valid(raise_exception=True)
         instance = self.perform_update_object(instance, serializer.validated_data, version)

@@ -10,6 +10,7 @@ from rest_framework.decorators import action
 from rest_framework.response import Response
 
 from core.api.idempotency import idempotent
+from core.api.strict_bodies import StrictBodyMixin
 from licensing.api.v1.base import ETagRetrieveMixin, OrganizationScopedViewSet, ResourceViewSet
 from licensing.api.v1.fields import (
     ASCII_DIGIT_FIELD_MAPPING,
@@ -18,7 +19,7 @@ from licensing.api.v1.fields import (
     IntegerField,
     OrganizationExporterField,
 )
-from licensing.api.v1.filters import IsoDateTimeFilter
+from licensing.api.v1.filters import IsoDateTimeFilter, MultiValueChoiceFilter
 from licensing.models import LicensingAuthority, MaterialFamily, PeriodUnit, ShipmentLine
 from licensing.models.delays import AlertKind, DelayAlert, ThresholdLevel, ThresholdRule
 from licensing.models.levels import DelayLevel
@@ -43,7 +44,7 @@ class ThresholdLevelSerializer(serializers.ModelSerializer):
         fields = ("level", "after", "unit", "at_statutory_deadline")
 
 
-class ThresholdRuleSerializer(serializers.ModelSerializer):
+class ThresholdRuleSerializer(StrictBodyMixin, serializers.ModelSerializer):
     serializer_field_mapping = ASCII_DIGIT_FIELD_MAPPING
     url = serializers.HyperlinkedIdentityField(
         view_name="v1:threshold-rule-detail", lookup_field="id"
@@ -191,8 +192,8 @@ class AlertSerializer(serializers.ModelSerializer):
 
 
 class AlertFilter(django_filters.FilterSet):
-    kind = django_filters.MultipleChoiceFilter(choices=AlertKind.choices, distinct=False)
-    level = django_filters.MultipleChoiceFilter(choices=DelayLevel.choices, distinct=False)
+    kind = MultiValueChoiceFilter(choices=AlertKind.choices, distinct=False)
+    level = MultiValueChoiceFilter(choices=DelayLevel.choices, distinct=False)
     state = django_filters.ChoiceFilter(
         choices=(("open", "open"), ("acknowledged", "acknowledged"), ("resolved", "resolved")),
         method="filter_state",
@@ -226,7 +227,7 @@ class AlertFilter(django_filters.FilterSet):
         return queryset.filter(Q(application__exporter_id=value) | Q(shipment__exporter_id=value))
 
 
-class AcknowledgeSerializer(serializers.Serializer):
+class AcknowledgeSerializer(StrictBodyMixin, serializers.Serializer):
     note = serializers.CharField(required=False, allow_blank=True, max_length=2000, default="")
 
 

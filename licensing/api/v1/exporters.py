@@ -5,13 +5,14 @@ from __future__ import annotations
 import django_filters
 from rest_framework import serializers
 
+from core.api.strict_bodies import StrictBodyMixin
 from licensing.api.v1.base import ResourceViewSet
 from licensing.api.v1.filters import IsoDateTimeFilter
 from licensing.models import Exporter
 from licensing.services.exporters import exporter_create, exporter_delete, exporter_update
 
 
-class ExporterSerializer(serializers.HyperlinkedModelSerializer):
+class ExporterSerializer(StrictBodyMixin, serializers.HyperlinkedModelSerializer):
     url = serializers.HyperlinkedIdentityField(view_name="v1:exporter-detail", lookup_field="id")
 
     class Meta:

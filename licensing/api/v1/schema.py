@@ -180,12 +180,19 @@ def _problem(code: str, status: int, detail: str, instance: str, **extra: Any) -
 
 _EXPORTER_PATH = "/api/v1/exporters/3f1c2a9e-5b7d-4c1e-9a2b-6d8e0f4a7c15/"
 _APPLICATION_PATH = "/api/v1/applications/7c2e4b1a-9d3f-4e8a-b6c5-1f0a2d3e4b5c/"
+_UNKNOWN_ESCALATED = (
+    "Unknown field. Did you mean is_escalated? The fields accepted here: exporter, authority, "
+    "license_type, end_user, end_use, destination_country, lines, is_escalated, "
+    "involves_watch_listed_party, authority_reference."
+)
 
 # status -> (component name, description, extra headers, {example name: (summary, body)}).
 PROBLEM_RESPONSES: dict[int, tuple[str, str, tuple[str, ...], dict[str, tuple[str, Any]]]] = {
     400: (
         "BadRequest",
-        "The request is malformed: a field, parameter or header is invalid (see `errors`).",
+        "The request is malformed: a field, parameter or header is invalid, or the body has a "
+        "field the operation does not accept: an unknown one, or a read-only one with another "
+        "value than a GET shows (see `errors`).",
         (),
         {
             "invalid_fields": (
@@ -200,6 +207,22 @@ PROBLEM_RESPONSES: dict[int, tuple[str, str, tuple[str, ...], dict[str, tuple[st
                             "pointer": "/registration_number",
                             "detail": "The check character is wrong: expected '3', got '4'.",
                             "code": "invalid_fields",
+                        }
+                    ],
+                ),
+            ),
+            "unknown_field": (
+                "A field the resource does not have",
+                _problem(
+                    "invalid",
+                    400,
+                    f"/escalated: {_UNKNOWN_ESCALATED}",
+                    "/api/v1/license-applications/7c2e4b1a-9d3f-4e8a-b6c5-1f0a2d3e4b5c/",
+                    errors=[
+                        {
+                            "pointer": "/escalated",
+                            "detail": _UNKNOWN_ESCALATED,
+                            "code": "unknown_field",
                         }
                     ],
                 ),
@@ -503,11 +526,15 @@ _ACTION_NOTES = {
     "length and `ordering` the sort.",
     "retrieve": "`ETag` carries the object's version, for `If-Match` on later changes.",
     "create": "Answers 201 with the object, its `ETag` and `Location`. Send an "
-    "`Idempotency-Key` so that a retry after a lost answer does not create a second one.",
+    "`Idempotency-Key` so that a retry after a lost answer does not create a second one. "
+    "An unknown field gets 400, and so does a read-only field unless it is null.",
     "update": "Replaces every writable field. Send `If-Match` with the `ETag` of your last "
-    "read: 428 without it, 412 when the object has changed since.",
+    "read: 428 without it, 412 when the object has changed since. Read-only fields may be "
+    "sent back as a GET shows them, so a GET -> PUT round trip works; an unknown field, or a "
+    "read-only one with another value, gets 400.",
     "partial_update": "Changes the fields sent. Send `If-Match` with the `ETag` of your last "
-    "read: 428 without it, 412 when the object has changed since.",
+    "read: 428 without it, 412 when the object has changed since. An unknown field, or a "
+    "read-only one with another value than a GET shows, gets 400.",
     "destroy": "Send `If-Match` with the `ETag` of your last read: 428 without it, 412 when "
     "the object has changed since.",
 }

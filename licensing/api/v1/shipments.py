@@ -20,6 +20,7 @@ from rest_framework.response import Response
 
 from core.api.conditional import etag_for
 from core.api.idempotency import idempotent
+from core.api.strict_bodies import StrictBodyMixin
 from licensing.api.v1.base import ResourceViewSet
 from licensing.api.v1.clocks import NextThresholdSerializer, StatutoryDeadlineField, WaitSerializer
 from licensing.api.v1.fields import (
@@ -36,7 +37,12 @@ from licensing.api.v1.fields import (
     QuantityField,
     line_inputs,
 )
-from licensing.api.v1.filters import DateFromToRangeFilter, LinesFilterSet, StrictBooleanFilter
+from licensing.api.v1.filters import (
+    DateFromToRangeFilter,
+    LinesFilterSet,
+    MultiValueChoiceFilter,
+    StrictBooleanFilter,
+)
 from licensing.api.v1.transitions import (
     IF_MATCH_OPTIONAL,
     TransitionRequestSerializer,
@@ -92,7 +98,7 @@ class LicenseSummarySerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
 
-class ShipmentSerializer(serializers.ModelSerializer):
+class ShipmentSerializer(StrictBodyMixin, serializers.ModelSerializer):
     serializer_choice_field = EnumField
     serializer_field_mapping = ASCII_DIGIT_FIELD_MAPPING
     url = serializers.HyperlinkedIdentityField(view_name="v1:shipment-detail", lookup_field="id")
@@ -184,6 +190,19 @@ class ShipmentSerializer(serializers.ModelSerializer):
             "shipped_on",
             "delivered_on",
         )
+        # Read-only fields that the linked application, the clock, the delay scan and the
+        # forecast change without a new version of the shipment: a request may send them back
+        # as read earlier (core.api.strict_bodies).
+        computed_fields = (
+            "license",
+            "wait",
+            "statutory_deadline",
+            "delay_level",
+            "next_threshold",
+            "at_risk",
+            "license_expiring",
+            "expected_decision",
+        )
         # Uniqueness of external_reference is the service's to check, per organization.
         validators: list = []
 
@@ -213,10 +232,9 @@ class ShipmentTransitionRequestSerializer(TransitionRequestSerializer):
 
 
 class ShipmentFilter(LinesFilterSet):
-    status = django_filters.MultipleChoiceFilter(
+    status = MultiValueChoiceFilter(
         distinct=False,  # no join: DISTINCT would only add a sort over every column
         choices=ShipmentStatus.choices,
-        help_text="Repeat for several: ?status=a&status=b.",
     )
     authority = django_filters.CharFilter(
         method="filter_authority",
@@ -229,7 +247,7 @@ class ShipmentFilter(LinesFilterSet):
     license_application = django_filters.UUIDFilter(
         field_name="license_application_id", help_text="License application id."
     )
-    delay_level = django_filters.MultipleChoiceFilter(
+    delay_level = MultiValueChoiceFilter(
         distinct=False,  # no join: DISTINCT would only add a sort over every column
         choices=DelayLevel.choices,
         method="filter_delay_level",

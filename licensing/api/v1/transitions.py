@@ -13,10 +13,11 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from core.api.conditional import expected_version
+from core.api.strict_bodies import StrictBodyMixin
 from licensing.api.v1.fields import MAX_TEXT, AwareDateTimeField
 
 
-class TransitionRequestSerializer(serializers.Serializer):
+class TransitionRequestSerializer(StrictBodyMixin, serializers.Serializer):
     """A status change as the client reports it."""
 
     occurred_at = AwareDateTimeField(

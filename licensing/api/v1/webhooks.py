@@ -21,6 +21,7 @@ from rest_framework.response import Response
 
 from core.api.conditional import etag_for
 from core.api.idempotency import idempotent
+from core.api.strict_bodies import StrictBodyMixin
 from licensing.api.v1.base import UUID_PATTERN, ResourceViewSet
 from licensing.api.v1.fields import EnumField
 from licensing.api.v1.transitions import IF_MATCH_OPTIONAL, optional_expected_version
@@ -45,7 +46,7 @@ from licensing.services.webhooks import (
 )
 
 
-class WebhookEndpointSerializer(serializers.ModelSerializer):
+class WebhookEndpointSerializer(StrictBodyMixin, serializers.ModelSerializer):
     url = serializers.URLField(
         max_length=2000,
         help_text="Where events are POSTed: https (http only for a loopback target that "
@@ -89,6 +90,9 @@ class WebhookEndpointSerializer(serializers.ModelSerializer):
             "created_at",
             "updated_at",
         )
+        # Delivery counters that move with every attempt, without a new version: a request
+        # may send them back as read earlier (core.api.strict_bodies).
+        computed_fields = ("consecutive_failures", "failing_since")
 
     def get_deliveries(self, endpoint: WebhookEndpoint) -> str:
         from rest_framework.reverse import reverse

@@ -167,3 +167,13 @@ def test_digits_of_other_scripts_are_refused_in_query_dates(world, path, paramet
 
     problem = assert_problem(response, 400)
     assert "digits 0-9" in str(problem), problem
+
+
+def test_searching_exporters_finds_a_registration_number_in_any_spelling(world):
+    created = world.ours.api.post(EXPORTERS, _german_exporter("HRB 12345"), format="json")
+    assert created.status_code == 201, created.content
+
+    response = world.ours.api.get(EXPORTERS, {"search": "hrb\u00a012345\u200b"})
+
+    assert response.status_code == 200, response.content
+    assert [row["id"] for row in response.json()["results"]] == [created.json()["id"]]

@@ -82,7 +82,12 @@ class ImportUploadStorage(TempFolderStorage):
         return str(self.folder() / self.name)
 
     def save(self, data: bytes) -> None:
-        self.folder().mkdir(mode=0o700, parents=True, exist_ok=True)
+        folder = self.folder()
+        folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+        if folder.stat().st_uid != os.getuid():
+            # Another account made the folder first (a shared /tmp): it could read the uploads.
+            raise RuntimeError(f"{folder} belongs to another user; remove it and retry.")
+        folder.chmod(0o700)
         self.name = secrets.token_hex(16)
         with open(self.get_full_path(), "xb") as file:  # "x": never overwrite another upload
             file.write(data)

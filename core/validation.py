@@ -1,4 +1,5 @@
-"""Turning Django model validation into the domain's FieldErrors."""
+"""Turning Django model validation into the domain's FieldErrors, and checks on raw input
+shared by the API and the spreadsheet import."""
 
 from collections.abc import Iterable
 
@@ -29,3 +30,22 @@ def validate_instance(
         instance.full_clean(exclude=list(exclude))
     except ValidationError as error:
         raise FieldErrors(pointer_errors(error, prefix=prefix)) from None
+
+
+NON_ASCII_DIGITS_MESSAGE = (
+    "Use the digits 0-9: this value has digits of another script (such as full-width or "
+    "Arabic-Indic digits), which are not read as numbers."
+)
+
+
+def non_ascii_digits_problem(text: str) -> str | None:
+    """Why `text`, a date or number as typed, is refused: it has digits other than 0-9.
+
+    Python and Django read full-width "2026" and Arabic-Indic "5" as 2026 and 5, so a value that looks like one
+    thing to a reviewer would be stored as another; such input is refused, not converted.
+    """
+    if text.isascii():
+        return None
+    if any(char.isnumeric() for char in text if not char.isascii()):
+        return NON_ASCII_DIGITS_MESSAGE
+    return None

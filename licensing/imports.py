@@ -11,13 +11,16 @@ Surprising on purpose:
   preview shows every domain error the real import would meet (duplicates within the file
   included). The real import runs in one transaction and rolls back entirely on any row error.
 - Imports only create records; they never update or delete existing ones.
-- Exported text cells that a spreadsheet would run as a formula are prefixed with "'".
+- Exported text cells that a spreadsheet would run as a formula are prefixed with "'"; so are
+  cells that start with a full-width equals, plus, minus or at sign, which spreadsheets also run.
+- Dates and numbers are written in the digits 0-9; other scripts' digits are refused.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import re
+import unicodedata
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
@@ -44,6 +47,8 @@ from core.errors import (
     LicenseNotValid,
     QuantityExceeded,
 )
+from core.identifiers import identifier_key
+from core.validation import non_ascii_digits_problem
 from licensing.models import (
     ApplicationStatus,
     ControlledItem,
@@ -90,9 +95,18 @@ class ImportFileError(Exception):
 # --- cells -------------------------------------------------------------------------------------
 
 
+_FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def starts_like_a_formula(text: str) -> bool:
+    """Whether a spreadsheet could run `text` as a formula: its first character, once
+    compatibility forms are folded (a full-width equals sign is "="), starts one (OWASP CSV injection)."""
+    return unicodedata.normalize("NFKC", text[:1])[:1] in _FORMULA_STARTS
+
+
 def formula_neutralised(value: Any) -> Any:
-    """`value` with a leading "'" when a spreadsheet would run it as a formula (OWASP CSV injection)."""
-    if isinstance(value, str) and value[:1] in ("=", "+", "-", "@", "\t", "\r"):
+    """`value` with a leading "'" when a spreadsheet would run it as a formula."""
+    if isinstance(value, str) and starts_like_a_formula(value):
         return "'" + value
     return value
 
@@ -128,13 +142,22 @@ class Cells:
             text = str(int(value))  # a spreadsheet's 12345.0 is the reference 12345
         else:
             text = str(value).strip()
-        if text.startswith("="):
+        if unicodedata.normalize("NFKC", text[:1]) == "=":
             self.errors.add(column, "Formulas are not imported; enter the value itself.")
             return ""
         if required and not text:
             self.errors.add(column, "This column is required.")
         if max_length is not None and len(text) > max_length:
             self.errors.add(column, f"At most {max_length} characters (this has {len(text)}).")
+            return ""
+        return text
+
+    def digits(self, column: str) -> str:
+        """A date or number's text; digits other than 0-9 record an error and read as empty."""
+        text = self.text(column)
+        problem = non_ascii_digits_problem(text)
+        if problem:
+            self.errors.add(column, problem)
             return ""
         return text
 
@@ -173,7 +196,7 @@ class Cells:
             return value.date()
         if isinstance(value, dt.date):
             return value
-        text = self.text(column)
+        text = self.digits(column)
         if not text:
             return None
         try:
@@ -192,7 +215,7 @@ class Cells:
         elif isinstance(value, dt.date):
             parsed = dt.datetime.combine(value, dt.time())
         else:
-            text = self.text(column)
+            text = self.digits(column)
             if not text:
                 return None
             try:
@@ -254,6 +277,10 @@ def parse_lines(
         item = find_item(code)
         if item is None:
             errors.add(column, f"Line {number}: no controlled item has the control code '{code}'.")
+        digits_problem = non_ascii_digits_problem(" ".join(parts[1:2] + parts[3:4]))
+        if digits_problem:
+            errors.add(column, f"Line {number}: {digits_problem}")
+            continue
         try:
             quantity = Decimal(quantity_text)
             if not quantity.is_finite():
@@ -366,12 +393,13 @@ class ServiceImportResource(resources.ModelResource):
         country = cells.country("exporter_country", required=False)
         if not number:
             return None
+        key = identifier_key(number)
         matches = self.cached(
             "exporter",
-            f"{number.upper()}|{country}",
+            f"{key}|{country}",
             lambda: list(
                 Exporter.objects.filter(
-                    organization=self.organization, registration_number__iexact=number
+                    organization=self.organization, registration_key=key
                 ).filter(Q(country=country) if country else Q())[:2]
             ),
         )

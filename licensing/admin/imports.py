@@ -9,14 +9,25 @@ Permissions: importing needs the add permission on the model (Compliance officer
 exporting needs the view permission (Auditors too: they may read every row they can see).
 Exports contain the changelist's rows with its current filters and search, within the
 user's organizations.
+
+The confirm step names its upload by a signed token bound to the user who uploaded it, not
+by a file name: a posted name is never opened, so no one can have another file (or another
+user's pending upload) read, imported or deleted by editing the hidden field.
 """
 
 from __future__ import annotations
 
 import contextlib
+import os
+import re
+import secrets
+import tempfile
+from pathlib import Path
+from typing import Any
 
 from django import forms
 from django.contrib import admin, messages
+from django.core import signing
 from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponseRedirect
 from django.template.response import TemplateResponse
@@ -24,6 +35,7 @@ from django.urls import reverse
 from import_export.admin import ExportMixin, ImportExportMixin
 from import_export.forms import ConfirmImportForm, ImportForm
 from import_export.resources import modelresource_factory
+from import_export.tmp_storages import TempFolderStorage
 
 from core.actors import Actor
 from licensing.imports import (
@@ -38,6 +50,77 @@ from licensing.imports import (
 )
 from licensing.models import Organization
 from licensing.selectors.memberships import scope_to_member_organizations
+
+# An upload waits for its confirmation at most this long; the token expires with it.
+UPLOAD_CONFIRM_MAX_AGE_SECONDS = 2 * 60 * 60
+_UPLOAD_SIGNING_NAMESPACE = "licensing.admin.imports.upload"
+_STORED_UPLOAD_NAME = re.compile(r"[0-9a-f]{32}")
+_FOREIGN_UPLOAD_MESSAGE = (
+    "This confirmation does not belong to a file you uploaded, or it has expired. "
+    "Nothing was imported; upload the file again."
+)
+
+
+class ForeignUpload(Exception):
+    """The confirm step named an upload that is not this user's own; the message is for them."""
+
+
+class ImportUploadStorage(TempFolderStorage):
+    """Uploads awaiting confirmation, each in its own randomly named file in a private folder.
+
+    Only names this storage made (32 hex digits) are opened, so a name can never reach
+    another file of the temp directory, whatever the caller passes.
+    """
+
+    @staticmethod
+    def folder() -> Path:
+        return Path(tempfile.gettempdir()) / "licensing-import-uploads"
+
+    def get_full_path(self) -> str:
+        if not isinstance(self.name, str) or not _STORED_UPLOAD_NAME.fullmatch(self.name):
+            raise ForeignUpload(_FOREIGN_UPLOAD_MESSAGE)
+        return str(self.folder() / self.name)
+
+    def save(self, data: bytes) -> None:
+        folder = self.folder()
+        folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+        if folder.stat().st_uid != os.getuid():
+            # Another account made the folder first (a shared /tmp): it could read the uploads.
+            raise RuntimeError(f"{folder} belongs to another user; remove it and retry.")
+        folder.chmod(0o700)
+        self.name = secrets.token_hex(16)
+        with open(self.get_full_path(), "xb") as file:  # "x": never overwrite another upload
+            file.write(data)
+
+    def read(self) -> Any:
+        with open(self.get_full_path(), self.read_mode, encoding=self.encoding) as file:
+            return file.read()
+
+    def remove(self) -> None:
+        os.remove(self.get_full_path())
+
+
+def upload_token(*, user_pk: Any, stored_name: str) -> str:
+    """The confirm step's reference to an upload: signed, bound to its uploader, expiring."""
+    return signing.dumps(
+        {"user": str(user_pk), "upload": stored_name}, salt=_UPLOAD_SIGNING_NAMESPACE
+    )
+
+
+def upload_name_from_token(token: str, *, user_pk: Any) -> str:
+    """The stored name of the upload `token` refers to, if `user_pk` uploaded it; else ForeignUpload."""
+    try:
+        claims = signing.loads(
+            token, salt=_UPLOAD_SIGNING_NAMESPACE, max_age=UPLOAD_CONFIRM_MAX_AGE_SECONDS
+        )
+    except signing.BadSignature:  # tampered, forged or expired
+        raise ForeignUpload(_FOREIGN_UPLOAD_MESSAGE) from None
+    if not isinstance(claims, dict) or claims.get("user") != str(user_pk):
+        raise ForeignUpload(_FOREIGN_UPLOAD_MESSAGE)
+    stored_name = claims.get("upload")
+    if not isinstance(stored_name, str) or not _STORED_UPLOAD_NAME.fullmatch(stored_name):
+        raise ForeignUpload(_FOREIGN_UPLOAD_MESSAGE)
+    return stored_name
 
 
 def importable_organizations(request: HttpRequest) -> QuerySet[Organization]:
@@ -85,15 +168,22 @@ class OrganizationImportForm(ImportForm):
 
 
 class OrganizationConfirmImportForm(ConfirmImportForm):
-    """The confirm step carries the organization, checked again against the user's own."""
+    """The confirm step carries the organization, checked again against the user's own, and
+    the upload as a token signed for this user (see `upload_token`)."""
 
     organization = forms.ModelChoiceField(
         queryset=Organization.objects.none(), widget=forms.HiddenInput
     )
 
-    def __init__(self, *, organizations: QuerySet[Organization], **kwargs):
+    def __init__(self, *, organizations: QuerySet[Organization], user_pk: Any, **kwargs):
         super().__init__(**kwargs)
         self.fields["organization"].queryset = organizations
+        self.user_pk = user_pk
+
+    def clean_import_file_name(self) -> str:
+        """The stored name the token names; ForeignUpload (not a form error) for anything else,
+        so the page never offers to confirm a refused upload again."""
+        return upload_name_from_token(self.cleaned_data["import_file_name"], user_pk=self.user_pk)
 
 
 class _ServiceImportMixin(ImportExportMixin):
@@ -103,6 +193,7 @@ class _ServiceImportMixin(ImportExportMixin):
     import_template_name = "admin/import_export/licensing_import.html"
     import_form_class = OrganizationImportForm
     confirm_form_class = OrganizationConfirmImportForm
+    tmp_storage_class = ImportUploadStorage
     # The user sees each error's message, never a traceback or the raw row.
     import_error_display = ("message",)
 
@@ -136,12 +227,16 @@ class _ServiceImportMixin(ImportExportMixin):
         return {
             **super().get_confirm_form_kwargs(request, import_form),
             "organizations": importable_organizations(request),
+            "user_pk": request.user.pk,
         }
 
     def get_confirm_form_initial(self, request, import_form):
         initial = super().get_confirm_form_initial(request, import_form)
         if import_form is not None:
             initial["organization"] = import_form.cleaned_data["organization"].pk
+            initial["import_file_name"] = upload_token(
+                user_pk=request.user.pk, stored_name=initial["import_file_name"]
+            )
         return initial
 
     def get_import_resource_kwargs(self, request, **kwargs):
@@ -184,18 +279,20 @@ class _ServiceImportMixin(ImportExportMixin):
         return response
 
     def process_import(self, request, **kwargs):
-        """The confirm step, refused politely when its hidden fields no longer name a readable
-        upload (confirmed twice, or tampered with)."""
+        """The confirm step, refused politely when its token is not this user's upload, or
+        its upload is no longer readable (confirmed twice, expired, or a tampered format)."""
         try:
             return super().process_import(request, **kwargs)
+        except ForeignUpload as refusal:
+            messages.error(request, str(refusal))
         except (OSError, ValueError, IndexError, ImportFileError):
             messages.error(
                 request,
                 "The uploaded file is no longer available. Nothing was imported; upload it again.",
             )
-            return HttpResponseRedirect(
-                reverse(f"admin:{self.opts.app_label}_{self.opts.model_name}_import")
-            )
+        return HttpResponseRedirect(
+            reverse(f"admin:{self.opts.app_label}_{self.opts.model_name}_import")
+        )
 
     def process_result(self, result, request):
         """Refuse the confirmed import when a row failed: the transaction was rolled back."""

@@ -32,22 +32,23 @@ class OrganizationAdmin(OrganizationScopedAdminMixin, AuditedModelAdmin):
 
 
 class ExporterForm(VersionCheckedModelForm):
-    """Checks the (organization, country, registration number) uniqueness even when the
-    organization is read-only, so that a duplicate is a form error rather than a refused save."""
+    """Checks the (organization, country, registration number) uniqueness itself, comparing
+    registration keys: the form's own check skips the constraint, whose key is no form field,
+    and a duplicate must be a form error rather than a refused save."""
 
     def validate_unique(self) -> None:
         super().validate_unique()
         exporter = self.instance
-        if "organization" in self.fields or exporter.organization_id is None:
-            return  # the form's own unique check covers it
+        if exporter.organization_id is None:
+            return  # the organization field reports its own error
         if self.has_error("country") or self.has_error("registration_number"):
             return
-        # The model's clean() has normalised the registration number on the instance.
+        # The model's clean() has set the registration key (the number as a reader sees it).
         duplicate = (
             Exporter.objects.filter(
                 organization_id=exporter.organization_id,
                 country=exporter.country,
-                registration_number=exporter.registration_number,
+                registration_key=exporter.registration_key,
             )
             .exclude(pk=exporter.pk)
             .exists()

@@ -16,6 +16,7 @@ from pathlib import Path
 
 import openpyxl
 import pytest
+from django.contrib import admin
 from django.contrib.auth.models import Group
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
@@ -265,8 +266,7 @@ def test_one_failing_row_shows_per_row_errors_and_offers_no_confirmation(
     )
     assert "Nothing will be imported until every row is valid" in page
     assert _counts() == before
-    stored = preview.context["form"].cleaned_data["import_file"].tmp_storage_name
-    assert not (Path(tempfile.gettempdir()) / stored).exists(), "the refused upload is not kept"
+    assert not _stored_upload_path(preview).exists(), "the refused upload is not kept"
 
 
 def test_service_errors_are_reported_on_the_row_and_column(officer_client, exporter, dysprosium):
@@ -778,7 +778,162 @@ def test_confirming_twice_or_with_a_tampered_file_name_writes_nothing_more(
     )
     bad_format = officer_client.post(url, {**initial, "format": "7"}, follow=True)
 
-    for response in (again, tampered, bad_format):
+    for response in (again, bad_format):
         assert response.status_code == 200
         assert "The uploaded file is no longer available" in _page(response)
+    assert "does not belong to a file you uploaded" in _page(tampered)
     assert LicenseApplication.objects.count() == 1
+
+
+# --- the confirm step confirms only the user's own upload ---------------------------------
+
+
+def _stored_upload_path(preview) -> Path:
+    """Where the admin keeps the upload a preview is waiting to confirm."""
+    model_admin = admin.site._registry[LicenseApplication]
+    stored_name = preview.context["form"].cleaned_data["import_file"].tmp_storage_name
+    storage = model_admin.get_tmp_storage_class()(name=stored_name)
+    return Path(storage.get_full_path())
+
+
+@pytest.fixture
+def planted_csv(exporter):
+    """A valid application CSV that someone else left in the temp directory."""
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=APPLICATION_HEADERS, extrasaction="ignore")
+    writer.writeheader()
+    writer.writerow(_application_row(exporter, end_user_name="Planted Row GmbH"))
+    with tempfile.NamedTemporaryFile(
+        "w", suffix=".csv", prefix="planted-", delete=False, encoding="utf-8"
+    ) as planted:
+        planted.write(buffer.getvalue())
+    path = Path(planted.name)
+    yield path
+    path.unlink(missing_ok=True)
+
+
+@pytest.mark.parametrize(
+    "posted_name",
+    [
+        pytest.param(lambda planted: planted.name, id="a-file-name-in-the-temp-directory"),
+        pytest.param(
+            lambda planted: f"../{planted.parent.name}/{planted.name}", id="a-relative-path"
+        ),
+        pytest.param(lambda planted: str(planted), id="an-absolute-path"),
+    ],
+)
+def test_the_confirm_step_refuses_a_file_name_it_did_not_issue(
+    officer_client, exporter, dysprosium, planted_csv, posted_name
+):
+    preview = _upload(officer_client, "licenseapplication", _csv_file([_application_row(exporter)]))
+    own_upload = _stored_upload_path(preview)
+    data = {**preview.context["confirm_form"].initial, "import_file_name": posted_name(planted_csv)}
+
+    response = officer_client.post(
+        reverse("admin:licensing_licenseapplication_process_import"), data, follow=True
+    )
+
+    page = _page(response)
+    assert "does not belong to a file you uploaded" in page
+    assert "Nothing was imported" in page
+    assert "Planted Row GmbH" not in page
+    assert LicenseApplication.objects.count() == 0
+    assert planted_csv.exists(), "a file the upload did not create is never deleted"
+    assert own_upload.exists(), "the user's own pending upload is untouched too"
+
+
+def test_the_confirm_step_refuses_another_users_pending_upload(
+    client, django_user_model, organization, exporter, dysprosium
+):
+    owner = _staff(django_user_model, "uploader", COMPLIANCE_OFFICER, organization)
+    colleague = _staff(django_user_model, "colleague", COMPLIANCE_OFFICER, organization)
+    client.force_login(owner)
+    preview = _upload(client, "licenseapplication", _csv_file([_application_row(exporter)]))
+    owners_upload = _stored_upload_path(preview)
+    owners_confirmation = preview.context["confirm_form"].initial
+    url = reverse("admin:licensing_licenseapplication_process_import")
+
+    client.force_login(colleague)
+    response = client.post(url, owners_confirmation, follow=True)
+
+    assert "does not belong to a file you uploaded" in _page(response)
+    assert LicenseApplication.objects.count() == 0
+    assert owners_upload.exists(), "the owner's upload is neither read into nor deleted"
+
+    client.force_login(owner)
+    assert client.post(url, owners_confirmation).status_code == 302
+    assert LicenseApplication.objects.count() == 1
+
+
+# --- look-alike characters ----------------------------------------------------------------
+
+
+def test_export_neutralises_a_formula_that_starts_with_a_full_width_equals_sign(
+    officer_client, organization, exporter, dysprosium
+):
+    formula = '\uff1dHYPERLINK("http://evil.example","x")'
+    LicenseApplicationFactory(
+        organization=organization, exporter=exporter, end_user_name=formula, line__item=dysprosium
+    )
+
+    [row] = _csv_rows(_export(officer_client, "licenseapplication", ""))
+
+    assert row["end_user_name"] == "'" + formula
+
+
+@pytest.mark.parametrize(
+    ("overrides", "message"),
+    [
+        pytest.param(
+            {"end_user_name": "\uff1dSUM(1+1)"},
+            "Row 1, end_user_name: Formulas are not imported; enter the value itself.",
+            id="full-width-equals-sign",
+        ),
+        pytest.param(
+            {"status": "submitted", "submitted_at": "\uff12\uff10\uff12\uff15-06-02"},
+            "Row 1, submitted_at: Use the digits 0-9",
+            id="full-width-date",
+        ),
+        pytest.param(
+            {"valid_from": "2025-08-0\u0661"},
+            "Row 1, valid_from: Use the digits 0-9",
+            id="arabic-indic-digit-in-a-date",
+        ),
+        pytest.param(
+            {"lines": "1C905 \u0665 kg"},
+            "Row 1, lines: Line 1: Use the digits 0-9",
+            id="arabic-indic-quantity",
+        ),
+        pytest.param(
+            {"lines": "1C905 10 kg 1\uff10\uff10 USD"},
+            "Row 1, lines: Line 1: Use the digits 0-9",
+            id="full-width-value",
+        ),
+    ],
+)
+def test_look_alike_characters_in_an_import_are_refused(
+    officer_client, exporter, dysprosium, overrides, message
+):
+    rows = [_application_row(exporter, **overrides)]
+
+    preview = _upload(officer_client, "licenseapplication", _csv_file(rows, APPLICATION_HEADERS))
+
+    page = _page(preview)
+    assert message in page
+    assert "Confirm import" not in page
+    assert LicenseApplication.objects.count() == 0
+
+
+def test_an_import_finds_the_exporter_whatever_the_spelling_of_its_registration_number(
+    officer_client, organization, dysprosium
+):
+    hamburg = ExporterFactory(
+        organization=organization, country="DE", registration_number="HRB 12345"
+    )
+    rows = [_application_row(hamburg, exporter_registration_number="hrb\u00a012345\u200b")]
+
+    preview = _upload(officer_client, "licenseapplication", _csv_file(rows))
+    assert "Confirm import" in _page(preview), _page(preview)
+    _confirm(officer_client, "licenseapplication", preview)
+
+    assert LicenseApplication.objects.get().exporter == hamburg

@@ -260,3 +260,41 @@ def test_exporter_changed_by_the_api_since_the_form_opened_is_not_overwritten(
     assert any("changed by someone else" in text for text in messages_of(response))
     exporter.refresh_from_db()
     assert exporter.contact_name == "From the API"
+
+
+@pytest.mark.parametrize(
+    ("registration_number", "error"),
+    [
+        pytest.param(
+            "hrb\u00a012345\u200b",
+            "An exporter with this country and registration number exists.",
+            id="another-spelling-of-an-existing-number",
+        ),
+        pytest.param(
+            "\u041dRB 54321",  # a Cyrillic EN where the Latin H belongs
+            "Mixes Cyrillic and Latin letters, which look alike but differ; type the "
+            "identifier in one script.",
+            id="mixed-scripts",
+        ),
+    ],
+)
+def test_exporter_added_in_the_admin_with_a_look_alike_number_is_a_form_error(
+    officer_client, organization, registration_number, error
+):
+    ExporterFactory(organization=organization, country="DE", registration_number="HRB 12345")
+    data = change_form_data(officer_client.get(EXPORTER_ADD_URL))
+    data.update(
+        {
+            "organization": str(organization.pk),
+            "name": "Hamburg Metals GmbH",
+            "country": "DE",
+            "registration_number": registration_number,
+            "_save": "Save",
+        }
+    )
+
+    response = officer_client.post(EXPORTER_ADD_URL, data)
+
+    assert response.status_code == 200
+    assert response.context["adminform"].form.errors["registration_number"] == [error]
+    assert Exporter.objects.count() == 1

@@ -28,12 +28,15 @@ from core.api.strict_bodies import StrictBodyMixin
 from licensing.api.v1.base import UUID_PATTERN, ResourceViewSet
 from licensing.api.v1.clocks import NextThresholdSerializer, StatutoryDeadlineField, WaitSerializer
 from licensing.api.v1.fields import (
+    ASCII_DIGIT_FIELD_MAPPING,
     MAX_LINES,
     MAX_TEXT,
     AllowedTransitionsField,
     AuthorityCodeField,
     ControlCodeField,
     CountryCodeField,
+    DateField,
+    DecimalField,
     EnumField,
     ExpectedDecisionSerializer,
     LineSerializer,
@@ -76,7 +79,7 @@ class ApplicationLineSerializer(LineSerializer):
     item = ControlCodeField()
     quantity = QuantityField()
     unit = EnumField(choices=QuantityUnit.choices)
-    value = serializers.DecimalField(
+    value = DecimalField(
         max_digits=18,
         decimal_places=2,
         min_value=0,
@@ -106,6 +109,7 @@ class EndUserSerializer(serializers.Serializer):
 
 class LicenseApplicationSerializer(StrictBodyMixin, serializers.ModelSerializer):
     serializer_choice_field = EnumField
+    serializer_field_mapping = ASCII_DIGIT_FIELD_MAPPING
     url = serializers.HyperlinkedIdentityField(
         view_name="v1:license-application-detail", lookup_field="id"
     )
@@ -238,16 +242,17 @@ class ApplicationTransitionRequestSerializer(TransitionRequestSerializer):
         default="",
         help_text="Needed to move to `approved`.",
     )
-    valid_from = serializers.DateField(
+    valid_from = DateField(
         required=False, allow_null=True, default=None, help_text="Needed to move to `approved`."
     )
-    valid_until = serializers.DateField(
+    valid_until = DateField(
         required=False, allow_null=True, default=None, help_text="Needed to move to `approved`."
     )
 
 
 class ClockStopSerializer(StrictBodyMixin, serializers.ModelSerializer):
     serializer_choice_field = EnumField
+    serializer_field_mapping = ASCII_DIGIT_FIELD_MAPPING
     actor = serializers.CharField(source="actor_label", read_only=True)
     note = serializers.CharField(max_length=MAX_TEXT, required=False, allow_blank=True)
 
@@ -268,7 +273,7 @@ class ClockStopSerializer(StrictBodyMixin, serializers.ModelSerializer):
 
 
 class ClockStopEndSerializer(StrictBodyMixin, serializers.Serializer):
-    ended_on = serializers.DateField(help_text="The last day of the stop (it counts as paused).")
+    ended_on = DateField(help_text="The last day of the stop (it counts as paused).")
 
 
 class LicenseApplicationFilter(LinesFilterSet):

@@ -13,8 +13,10 @@ from core.api.idempotency import idempotent
 from core.api.strict_bodies import StrictBodyMixin
 from licensing.api.v1.base import ETagRetrieveMixin, OrganizationScopedViewSet, ResourceViewSet
 from licensing.api.v1.fields import (
+    ASCII_DIGIT_FIELD_MAPPING,
     ControlCodeField,
     CountryCodeField,
+    IntegerField,
     OrganizationExporterField,
 )
 from licensing.api.v1.filters import IsoDateTimeFilter, MultiValueChoiceFilter
@@ -31,8 +33,9 @@ from licensing.services.threshold_rules import (
 
 
 class ThresholdLevelSerializer(serializers.ModelSerializer):
+    serializer_field_mapping = ASCII_DIGIT_FIELD_MAPPING
     level = serializers.ChoiceField(choices=[c for c in DelayLevel.choices if c[0] != "none"])
-    after = serializers.IntegerField(min_value=1, max_value=3650, required=False, allow_null=True)
+    after = IntegerField(min_value=1, max_value=3650, required=False, allow_null=True)
     unit = serializers.ChoiceField(choices=PeriodUnit.choices, default=PeriodUnit.WORKING_DAYS)
     at_statutory_deadline = serializers.BooleanField(default=False)
 
@@ -42,6 +45,7 @@ class ThresholdLevelSerializer(serializers.ModelSerializer):
 
 
 class ThresholdRuleSerializer(StrictBodyMixin, serializers.ModelSerializer):
+    serializer_field_mapping = ASCII_DIGIT_FIELD_MAPPING
     url = serializers.HyperlinkedIdentityField(
         view_name="v1:threshold-rule-detail", lookup_field="id"
     )
@@ -60,11 +64,9 @@ class ThresholdRuleSerializer(StrictBodyMixin, serializers.ModelSerializer):
     # Country object, which JSON cannot encode (a 500 for every rule without a destination).
     destination_country = CountryCodeField(required=False, allow_blank=True)
     levels = ThresholdLevelSerializer(many=True)
-    repeat_every = serializers.IntegerField(
-        min_value=1, max_value=365, required=False, allow_null=True
-    )
-    lead_buffer_days = serializers.IntegerField(min_value=0, max_value=365, required=False)
-    expiry_warning_days = serializers.IntegerField(min_value=0, max_value=3650, required=False)
+    repeat_every = IntegerField(min_value=1, max_value=365, required=False, allow_null=True)
+    lead_buffer_days = IntegerField(min_value=0, max_value=365, required=False)
+    expiry_warning_days = IntegerField(min_value=0, max_value=3650, required=False)
     is_default = serializers.SerializerMethodField(
         help_text="A default for every organization (read-only)."
     )

@@ -6,6 +6,7 @@ import django_filters
 from rest_framework import serializers
 
 from core.api.strict_bodies import StrictBodyMixin
+from core.identifiers import identifier_key
 from licensing.api.v1.base import ResourceViewSet
 from licensing.api.v1.filters import IsoDateTimeFilter
 from licensing.models import Exporter
@@ -47,9 +48,12 @@ class ExporterFilter(django_filters.FilterSet):
         fields = ("country",)
 
     def filter_search(self, queryset, name, value):
+        """By name, or by registration number as a reader sees it (core.identifiers)."""
         from django.db.models import Q
 
-        return queryset.filter(Q(name__icontains=value) | Q(registration_number__icontains=value))
+        return queryset.filter(
+            Q(name__icontains=value) | Q(registration_key__contains=identifier_key(value))
+        )
 
 
 class ExporterViewSet(ResourceViewSet):

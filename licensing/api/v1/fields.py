@@ -14,6 +14,7 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 from rest_framework.fields import empty
 
+from core.validation import non_ascii_digits_problem
 from licensing.models import ControlledItem, Exporter, LicenseApplication, LicensingAuthority
 from licensing.models.applications import PENDING_STATUSES
 from licensing.services.lines import LineInput
@@ -139,7 +140,53 @@ class OrganizationApplicationField(OrganizationRelatedField):
     }
 
 
-class QuantityField(serializers.DecimalField):
+class AsciiDigitsMixin:
+    """Refuses dates and numbers written with digits other than 0-9 (see core.validation),
+    which DRF would otherwise read: a full-width 2026-01-01 as a date, an Arabic-Indic 5 as 5."""
+
+    def to_internal_value(self, data: Any) -> Any:
+        if isinstance(data, str):
+            problem = non_ascii_digits_problem(data)
+            if problem:
+                raise serializers.ValidationError(problem, code="invalid")
+        return super().to_internal_value(data)  # type: ignore[misc]
+
+
+class DateField(AsciiDigitsMixin, serializers.DateField):
+    """A date in the digits 0-9."""
+
+
+class DateTimeField(AsciiDigitsMixin, serializers.DateTimeField):
+    """A date and time in the digits 0-9."""
+
+
+class DecimalField(AsciiDigitsMixin, serializers.DecimalField):
+    """A decimal in the digits 0-9."""
+
+
+class IntegerField(AsciiDigitsMixin, serializers.IntegerField):
+    """An integer in the digits 0-9."""
+
+
+class FloatField(AsciiDigitsMixin, serializers.FloatField):
+    """A number in the digits 0-9."""
+
+
+_ASCII_DIGIT_FIELDS = {
+    serializers.DateField: DateField,
+    serializers.DateTimeField: DateTimeField,
+    serializers.DecimalField: DecimalField,
+    serializers.IntegerField: IntegerField,
+    serializers.FloatField: FloatField,
+}
+# A ModelSerializer's `serializer_field_mapping`: model fields become the fields above.
+ASCII_DIGIT_FIELD_MAPPING = {
+    model_field: _ASCII_DIGIT_FIELDS.get(field, field)
+    for model_field, field in serializers.ModelSerializer.serializer_field_mapping.items()
+}
+
+
+class QuantityField(DecimalField):
     """A line's quantity: a decimal string over zero, up to 15 integer digits and 3 decimals."""
 
     def __init__(self, **kwargs: Any) -> None:
@@ -152,7 +199,7 @@ class QuantityField(serializers.DecimalField):
         )
 
 
-class AwareDateTimeField(serializers.DateTimeField):
+class AwareDateTimeField(DateTimeField):
     """An ISO 8601 time with its offset: a time without one would be read in the server's zone,
     which can move a notice to another day on the authority's calendar."""
 

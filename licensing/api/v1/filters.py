@@ -19,8 +19,14 @@ import django_filters
 from django import forms
 from django.db.models import Exists, Model, OuterRef, Q, QuerySet
 from django_countries import countries
-from django_filters.fields import IsoDateTimeField, MultipleChoiceField
+from django_filters.fields import (
+    DateRangeField,
+    IsoDateTimeField,
+    MultipleChoiceField,
+    RangeField,
+)
 
+from core.validation import non_ascii_digits_problem
 from licensing.models import ControlledItem, MaterialFamily
 
 CONTROL_CODE_LENGTH = ControlledItem._meta.get_field("control_code").max_length
@@ -65,6 +71,14 @@ def _plus_read_as_space(value: Any) -> forms.ValidationError | None:
     )
 
 
+def _refuse_non_ascii_digits(value: Any) -> None:
+    """Dates in a query are written in the digits 0-9 (see core.validation)."""
+    if isinstance(value, str):
+        problem = non_ascii_digits_problem(value)
+        if problem:
+            raise forms.ValidationError(problem, code="invalid")
+
+
 class UtcIsoDateTimeField(IsoDateTimeField):
     """An ISO 8601 time that also exists in UTC, as the database compares it.
 
@@ -74,6 +88,7 @@ class UtcIsoDateTimeField(IsoDateTimeField):
     """
 
     def to_python(self, value: Any) -> dt.datetime | None:
+        _refuse_non_ascii_digits(value)
         try:
             result = super().to_python(value)
         except forms.ValidationError:
@@ -143,6 +158,25 @@ class MultiValueChoiceFilter(django_filters.MultipleChoiceFilter):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         kwargs["help_text"] = " ".join(filter(None, (kwargs.get("help_text"), MULTI_VALUE_NOTE)))
         super().__init__(*args, **kwargs)
+
+
+class AsciiDateField(forms.DateField):
+    """A date in the digits 0-9: Python's strptime would read full-width digits too."""
+
+    def to_python(self, value: Any) -> dt.date | None:
+        _refuse_non_ascii_digits(value)
+        return super().to_python(value)
+
+
+class AsciiDateRangeField(DateRangeField):
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        RangeField.__init__(self, (AsciiDateField(), AsciiDateField()), *args, **kwargs)
+
+
+class DateFromToRangeFilter(django_filters.DateFromToRangeFilter):
+    """`<name>_after` and `<name>_before`, both inclusive, in the digits 0-9."""
+
+    field_class = AsciiDateRangeField
 
 
 class StrictNullBooleanField(forms.NullBooleanField):

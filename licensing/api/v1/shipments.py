@@ -24,6 +24,7 @@ from core.api.strict_bodies import StrictBodyMixin
 from licensing.api.v1.base import ResourceViewSet
 from licensing.api.v1.clocks import NextThresholdSerializer, StatutoryDeadlineField, WaitSerializer
 from licensing.api.v1.fields import (
+    ASCII_DIGIT_FIELD_MAPPING,
     MAX_LINES,
     AllowedTransitionsField,
     ControlCodeField,
@@ -36,7 +37,12 @@ from licensing.api.v1.fields import (
     QuantityField,
     line_inputs,
 )
-from licensing.api.v1.filters import LinesFilterSet, MultiValueChoiceFilter, StrictBooleanFilter
+from licensing.api.v1.filters import (
+    DateFromToRangeFilter,
+    LinesFilterSet,
+    MultiValueChoiceFilter,
+    StrictBooleanFilter,
+)
 from licensing.api.v1.transitions import (
     IF_MATCH_OPTIONAL,
     TransitionRequestSerializer,
@@ -94,6 +100,7 @@ class LicenseSummarySerializer(serializers.ModelSerializer):
 
 class ShipmentSerializer(StrictBodyMixin, serializers.ModelSerializer):
     serializer_choice_field = EnumField
+    serializer_field_mapping = ASCII_DIGIT_FIELD_MAPPING
     url = serializers.HyperlinkedIdentityField(view_name="v1:shipment-detail", lookup_field="id")
     external_reference = serializers.CharField(
         max_length=100, help_text="Your PO or shipment number; unique in your organization."
@@ -234,7 +241,7 @@ class ShipmentFilter(LinesFilterSet):
         max_length=20,
         help_text="Has a line of an item this authority controls (code, e.g. CN-MOFCOM).",
     )
-    required_ship_date = django_filters.DateFromToRangeFilter(
+    required_ship_date = DateFromToRangeFilter(
         help_text="As required_ship_date_after and required_ship_date_before (both inclusive)."
     )
     license_application = django_filters.UUIDFilter(

@@ -23,7 +23,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from licensing.api.tenancy import ActsForOrganization, HasModelPermission, request_organization
-from licensing.api.v1.fields import CountryCodeField, EnumField
+from licensing.api.v1.fields import CountryCodeField, DateField, EnumField
 from licensing.models import (
     ApplicationStatus,
     ControlledItem,
@@ -75,11 +75,11 @@ class LeadTimeQuerySerializer(_RenamedFields, serializers.Serializer):
         "are all counted, having none) or `clock_start` (the day the authority's clock started, "
         "for decided and open applications alike).",
     )
-    date_from = serializers.DateField(
+    date_from = DateField(
         required=False,
         help_text="First day of the window (UTC), e.g. 2025-01-01. Unbounded when absent.",
     )
-    date_to = serializers.DateField(
+    date_to = DateField(
         required=False,
         help_text="Last day of the window (UTC), inclusive. Unbounded when absent.",
     )

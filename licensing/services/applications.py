@@ -20,7 +20,7 @@ from core.audit import (
     field_changes,
     field_values,
 )
-from core.concurrency import claim_version
+from core.concurrency import claim_version, lock_version
 from core.errors import FieldErrors, InvalidTransition, StateConflict
 from core.request_id import current_request_id
 from core.validation import validate_instance
@@ -37,7 +37,7 @@ from licensing.models import (
 from licensing.models.applications import APPLICATION_TRANSITIONS, PENDING_STATUSES
 from licensing.services.delays import delay_after_application_change
 from licensing.services.forecasts import forecast_after_application_change
-from licensing.services.lines import LineInput, lines_summary
+from licensing.services.lines import LineInput, lines_equal, lines_summary
 from licensing.services.webhooks import webhook_application_status_changed
 
 # Editable only while the application is a draft: after submission they are the authority's record.
@@ -169,8 +169,11 @@ def application_update(
     lines: Sequence[LineInput] | None = None,
     **changes: Any,
 ) -> LicenseApplication:
-    """Edit an application: every field while in draft, the review facts until the decision."""
-    claim_version(application, expected_version=expected_version)
+    """Edit an application: every field while in draft, the review facts until the decision.
+
+    Changing nothing writes nothing: the version (the ETag) stays, and no audit row is added.
+    """
+    lock_version(application, expected_version=expected_version)
     application.refresh_from_db(fields=["status"])
     before = field_values(application)
     is_draft = application.status == Status.DRAFT
@@ -194,16 +197,19 @@ def application_update(
         raise StateConflict(
             f"Lines can only be changed while the application is a draft; it is '{application.status}'."
         )
+    audited = field_changes(before, field_values(application))
+    saved_lines = application.lines.select_related("item").order_by("position")
+    if lines is not None and not lines_equal(saved_lines, lines):
+        audited["lines"] = [lines_summary(saved_lines), lines_summary(lines)]
+    if not audited:
+        return application
+    application.version += 1
     _check_belongs(application)
     validate_instance(application)
     application.save()
-    audited = field_changes(before, field_values(application))
-    if lines is not None:
-        audited["lines"] = [lines_summary(application.lines.select_related("item")), None]
+    if "lines" in audited:
         _replace_lines(application, lines)
-        audited["lines"][1] = lines_summary(lines)
-    if audited:
-        audit_record(actor=actor, instance=application, action=Action.UPDATE, changes=audited)
+    audit_record(actor=actor, instance=application, action=Action.UPDATE, changes=audited)
     if application.status != Status.DRAFT:
         # Escalation or a watch-listed party removes the statutory deadline.
         forecast_after_application_change(application, now=timezone.now())

@@ -40,7 +40,7 @@ from core.audit import (
     field_changes,
     field_values,
 )
-from core.concurrency import claim_version
+from core.concurrency import claim_version, lock_version
 from core.errors import FieldErrors, StateConflict
 from core.validation import validate_instance
 from core.webhooks.http import DeliveryError, attempt_budget_seconds, post
@@ -671,7 +671,10 @@ def webhook_endpoint_update(
     expected_version: int | None = None,
     **changes: Any,
 ) -> WebhookEndpoint:
-    """Change an endpoint. Enabling it clears its disabled reason and failure count."""
+    """Change an endpoint. Enabling it clears its disabled reason and failure count.
+
+    Changing nothing writes nothing: the version (the ETag) stays, and no audit row is added.
+    """
     unknown = set(changes) - set(ENDPOINT_EDITABLE_FIELDS)
     if unknown:
         raise TypeError(f"Webhook endpoint fields cannot be changed: {sorted(unknown)}")
@@ -680,7 +683,7 @@ def webhook_endpoint_update(
     if "event_types" in changes:
         changes["event_types"] = _check_event_types(changes["event_types"])
     with transaction.atomic():
-        claim_version(endpoint, expected_version=expected_version)
+        lock_version(endpoint, expected_version=expected_version)
         # The counters (sequence, failures) move under the workers: start from the locked row.
         endpoint.refresh_from_db()
         before = field_values(endpoint)
@@ -695,6 +698,10 @@ def webhook_endpoint_update(
         elif was_active and not endpoint.is_active:
             endpoint.disabled_reason = f"Disabled by {actor.label}."
             endpoint.disabled_at = timezone.now()
+        audited = field_changes(before, field_values(endpoint))
+        if not audited:
+            return endpoint
+        endpoint.version += 1
         validate_instance(endpoint, exclude=("organization",))
         endpoint.save(
             update_fields=[
@@ -703,12 +710,11 @@ def webhook_endpoint_update(
                 "disabled_at",
                 "consecutive_failures",
                 "failing_since",
+                "version",
                 "updated_at",
             ]
         )
-        audited = field_changes(before, field_values(endpoint))
-        if audited:
-            audit_record(actor=actor, instance=endpoint, action=Action.UPDATE, changes=audited)
+        audit_record(actor=actor, instance=endpoint, action=Action.UPDATE, changes=audited)
     return endpoint
 
 

@@ -28,7 +28,8 @@ from core.request_id import current_request_id
 
 # Five years, leap days included (5 x 365 + 2): the shortest retention allowed (settings refuse less).
 AUDIT_RETENTION_MIN_DAYS = 1827
-# Values of these fields never reach the audit trail, only the fact that they changed.
+# Secrets: their values never reach the audit trail (only the fact that they changed), nor
+# the Idempotency-Key store (core.api.idempotency keeps null in their place).
 REDACTED_FIELDS = frozenset({"secret", "previous_secret", "hashed_key", "password"})
 REDACTED = "[redacted]"
 # Bookkeeping that every save moves (or that the row's own time says); recording it is noise.

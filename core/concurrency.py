@@ -15,6 +15,24 @@ def stale_version(instance: models.Model, expected_version: int | None) -> Preco
     )
 
 
+def lock_version(instance: models.Model, *, expected_version: int | None) -> None:
+    """Lock the row for this transaction, only if its version still equals `expected_version`.
+
+    `claim_version` without the bump, for an update: `UPDATE ... SET version = version` takes
+    the same row lock and gives the same 412, but an update that turns out to change nothing
+    leaves the version (and so the ETag) as it was. One that changes something counts it with
+    `instance.version += 1` before its save (the row is locked, so the count is exact).
+    """
+    rows = type(instance)._default_manager.filter(pk=instance.pk)
+    if expected_version is not None:
+        rows = rows.filter(version=expected_version)
+    if not rows.update(version=F("version")):
+        raise stale_version(instance, expected_version)
+    instance.version = (
+        type(instance)._default_manager.values_list("version", flat=True).get(pk=instance.pk)
+    )
+
+
 def claim_version(instance: models.Model, *, expected_version: int | None) -> None:
     """Bump `instance.version` in the database, only if it still equals `expected_version`.
 
@@ -22,16 +40,14 @@ def claim_version(instance: models.Model, *, expected_version: int | None) -> No
     locks the row until the surrounding transaction ends: of two writers holding the same
     version, exactly one succeeds and the other gets PreconditionFailed. Call it first in
     the service's transaction. With expected_version None the bump is unconditional.
+    For an edit that may change nothing, use `lock_version`.
 
     The instance's `version` is updated in memory at once (a later `save()` must write the new
     value). When the service then fails and its transaction rolls back, the in-memory value is
     one ahead of the database: reload the instance before using it again (the API always does).
     """
-    rows = type(instance)._default_manager.filter(pk=instance.pk)
-    if expected_version is not None:
-        rows = rows.filter(version=expected_version)
-    if not rows.update(version=F("version") + 1, updated_at=timezone.now()):
-        raise stale_version(instance, expected_version)
-    instance.version = (
-        type(instance)._default_manager.values_list("version", flat=True).get(pk=instance.pk)
+    lock_version(instance, expected_version=expected_version)
+    type(instance)._default_manager.filter(pk=instance.pk).update(
+        version=F("version") + 1, updated_at=timezone.now()
     )
+    instance.version += 1

@@ -199,3 +199,19 @@ def application_clock(
         has_deadline=application.has_statutory_deadline,
         now=now or timezone.now(),
     )
+
+
+def clock_window(
+    application: LicenseApplication, *, now: dt.datetime | None = None
+) -> tuple[dt.date, dt.date] | None:
+    """The authority-local days the clock covers: its start to the decision, or to today.
+
+    A clock stop must lie inside it: a stop outside pauses nothing the clock counts, and a
+    date far away (0001-01-01, 9999-12-31) only costs every later reading. None before the
+    clock starts.
+    """
+    if application.clock_started_at is None:
+        return None
+    zone = ZoneInfo(application.authority.time_zone)
+    end = application.decided_at or now or timezone.now()
+    return _local_date(application.clock_started_at, zone), _local_date(end, zone)

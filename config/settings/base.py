@@ -51,6 +51,7 @@ MIDDLEWARE = [
     "core.request_id.RequestIdMiddleware",
     "core.api.guards.RequestGuardMiddleware",
     "django.middleware.security.SecurityMiddleware",
+    "core.csp.ContentSecurityPolicyMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",

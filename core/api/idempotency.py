@@ -8,6 +8,10 @@
 2xx and 4xx responses are stored; on a 5xx or a crash the claim is released so that the
 client can retry. The claim is committed before the work starts, in its own transaction,
 so concurrent requests see it.
+
+A secret in a response (a webhook endpoint's `secret`, any field core.audit redacts) is
+never stored: the record keeps null in its place, so a replay answers the same status and
+body with that field null. A secret is shown once, to the request that made it.
 """
 
 from __future__ import annotations
@@ -27,6 +31,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.utils.encoders import JSONEncoder
 
+from core.audit import REDACTED_FIELDS
 from core.errors import DomainError
 from core.models import IdempotencyRecord
 
@@ -118,6 +123,18 @@ def idempotency_claim(*, scope: str, key: str, fingerprint: str) -> Claim:
         return Claim(record=record, replay=True)
 
 
+def without_secrets(data: Any) -> Any:
+    """`data` with the value of every secret field (REDACTED_FIELDS), at any depth, as null."""
+    if isinstance(data, dict):
+        return {
+            key: None if key in REDACTED_FIELDS else without_secrets(value)
+            for key, value in data.items()
+        }
+    if isinstance(data, list | tuple):
+        return [without_secrets(item) for item in data]
+    return data
+
+
 def idempotency_complete(record: IdempotencyRecord, response: Response) -> None:
     """Store the response for replay, or release the claim when it was a server error."""
     if response.status_code >= 500:
@@ -126,7 +143,7 @@ def idempotency_complete(record: IdempotencyRecord, response: Response) -> None:
     IdempotencyRecord.objects.filter(pk=record.pk).update(
         state=IdempotencyRecord.State.COMPLETED,
         response_status=response.status_code,
-        response_body=json.dumps(response.data, cls=JSONEncoder),
+        response_body=json.dumps(without_secrets(response.data), cls=JSONEncoder),
         response_headers={
             name: response[name] for name in _KEPT_HEADERS if response.has_header(name)
         },

@@ -92,7 +92,9 @@ def address_refusal(address: IPAddress, allowed: list[Network] | None = None) ->
     if isinstance(address, ipaddress.IPv6Address):
         if address.ipv4_mapped is not None:
             return "an IPv4-mapped IPv6 address"
-        if any(address in network for network in _EMBEDS_IPV4) and not address.is_unspecified:
+        # ::/96 (IPv4-compatible) also holds ::1 and ::, which embed nothing: they are named below.
+        special = address.is_loopback or address.is_unspecified
+        if not special and any(address in network for network in _EMBEDS_IPV4):
             return "an IPv6 address that embeds an IPv4 address"
     if address == _METADATA:
         return "the cloud metadata address"

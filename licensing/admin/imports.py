@@ -38,6 +38,7 @@ from import_export.resources import modelresource_factory
 from import_export.tmp_storages import TempFolderStorage
 
 from core.actors import Actor
+from core.csp import CSP_HEADER, content_security_policy
 from licensing.imports import (
     EXPORT_FORMATS,
     EXPORT_RESOURCES,
@@ -186,7 +187,19 @@ class OrganizationConfirmImportForm(ConfirmImportForm):
         return upload_name_from_token(self.cleaned_data["import_file_name"], user_pk=self.user_pk)
 
 
-class _ServiceImportMixin(ImportExportMixin):
+class _ExportPagePolicyMixin:
+    """The export form under the CSP: its "Select all" box calls an inline onchange (the
+    library's template), allowed by its hash on this page's response and nowhere else."""
+
+    def export_action(self, request, *args, **kwargs):
+        response = super().export_action(request, *args, **kwargs)
+        response[CSP_HEADER] = content_security_policy(
+            inline_handlers=("onSelectToggleChange(event)",)
+        )
+        return response
+
+
+class _ServiceImportMixin(_ExportPagePolicyMixin, ImportExportMixin):
     """Shared import/export wiring; subclasses name `import_resource_class`."""
 
     import_resource_class: type = ApplicationImportResource
@@ -333,7 +346,7 @@ class ShipmentImportExportMixin(_ServiceImportMixin, admin.ModelAdmin):
     import_resource_class = ShipmentImportResource
 
 
-class ExportOnlyMixin(ExportMixin, admin.ModelAdmin):
+class ExportOnlyMixin(_ExportPagePolicyMixin, ExportMixin, admin.ModelAdmin):
     """Export the filtered changelist (alerts and other read-mostly models).
 
     Rows are limited to the user's organizations when the model has an `organization`.

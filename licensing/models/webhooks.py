@@ -178,14 +178,21 @@ class WebhookDelivery(models.Model):
 
 
 class WebhookAttempt(models.Model):
-    """One HTTP attempt of a delivery: when, how long, what came back or what went wrong."""
+    """One HTTP attempt of a delivery: when, how long, what came back or what went wrong.
+
+    Written before the request is sent and closed after, so that a worker killed during the
+    attempt leaves it in the log: `duration_ms` stays null until it is closed, and the next
+    attempt marks it interrupted.
+    """
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     delivery = models.ForeignKey(
         WebhookDelivery, on_delete=models.CASCADE, related_name="attempt_log"
     )
     started_at = models.DateTimeField()
-    duration_ms = models.PositiveIntegerField()
+    duration_ms = models.PositiveIntegerField(
+        null=True, blank=True, help_text="Null while it runs, or when it was interrupted."
+    )
     status_code = models.PositiveSmallIntegerField(null=True, blank=True)
     response_excerpt = models.CharField(max_length=2048, blank=True)
     error = models.CharField(max_length=500, blank=True)

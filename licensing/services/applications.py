@@ -5,7 +5,6 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Sequence
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from django.db import transaction
 from django.utils import timezone
@@ -20,10 +19,11 @@ from core.audit import (
     field_changes,
     field_values,
 )
-from core.concurrency import claim_version
+from core.concurrency import claim_version, lock_version
 from core.errors import FieldErrors, InvalidTransition, StateConflict
 from core.request_id import current_request_id
 from core.validation import validate_instance
+from licensing.clock import clock_window
 from licensing.models import (
     ApplicationLine,
     ApplicationStatus,
@@ -37,7 +37,7 @@ from licensing.models import (
 from licensing.models.applications import APPLICATION_TRANSITIONS, PENDING_STATUSES
 from licensing.services.delays import delay_after_application_change
 from licensing.services.forecasts import forecast_after_application_change
-from licensing.services.lines import LineInput, lines_summary
+from licensing.services.lines import LineInput, lines_equal, lines_summary
 from licensing.services.webhooks import webhook_application_status_changed
 
 # Editable only while the application is a draft: after submission they are the authority's record.
@@ -169,8 +169,11 @@ def application_update(
     lines: Sequence[LineInput] | None = None,
     **changes: Any,
 ) -> LicenseApplication:
-    """Edit an application: every field while in draft, the review facts until the decision."""
-    claim_version(application, expected_version=expected_version)
+    """Edit an application: every field while in draft, the review facts until the decision.
+
+    Changing nothing writes nothing: the version (the ETag) stays, and no audit row is added.
+    """
+    lock_version(application, expected_version=expected_version)
     application.refresh_from_db(fields=["status"])
     before = field_values(application)
     is_draft = application.status == Status.DRAFT
@@ -194,16 +197,19 @@ def application_update(
         raise StateConflict(
             f"Lines can only be changed while the application is a draft; it is '{application.status}'."
         )
+    audited = field_changes(before, field_values(application))
+    saved_lines = application.lines.select_related("item").order_by("position")
+    if lines is not None and not lines_equal(saved_lines, lines):
+        audited["lines"] = [lines_summary(saved_lines), lines_summary(lines)]
+    if not audited:
+        return application
+    application.version += 1
     _check_belongs(application)
     validate_instance(application)
     application.save()
-    audited = field_changes(before, field_values(application))
-    if lines is not None:
-        audited["lines"] = [lines_summary(application.lines.select_related("item")), None]
+    if "lines" in audited:
         _replace_lines(application, lines)
-        audited["lines"][1] = lines_summary(lines)
-    if audited:
-        audit_record(actor=actor, instance=application, action=Action.UPDATE, changes=audited)
+    audit_record(actor=actor, instance=application, action=Action.UPDATE, changes=audited)
     if application.status != Status.DRAFT:
         # Escalation or a watch-listed party removes the statutory deadline.
         forecast_after_application_change(application, now=timezone.now())
@@ -384,6 +390,35 @@ def application_transition(
     return change
 
 
+def check_clock_stop_dates(
+    application: LicenseApplication, *, started_on: dt.date, ended_on: dt.date | None
+) -> None:
+    """Refuse a clock stop outside the clock: from its start to today, or to the decision."""
+    window = clock_window(application)
+    if window is None:
+        raise StateConflict(
+            "The authority's clock has not started for this application; "
+            "a clock stop can be recorded once it runs."
+        )
+    first, last = window
+    last_name = "the decision" if application.decided_at else "today at the authority"
+    errors: dict[str, list[str]] = {}
+    if not first <= started_on <= last:
+        errors["/started_on"] = [
+            f"A clock stop lies on the clock: give a date from {first} (the clock's start) "
+            f"to {last} ({last_name})."
+        ]
+    if ended_on is not None:
+        earliest = started_on if first <= started_on <= last else first
+        if not earliest <= ended_on <= last:
+            errors["/ended_on"] = [
+                f"A clock stop ends on or after its start, by {last} ({last_name}): "
+                f"give a date from {earliest} to {last}."
+            ]
+    if errors:
+        raise FieldErrors(errors)
+
+
 @transaction.atomic
 def clock_stop_record(
     *,
@@ -405,15 +440,7 @@ def clock_stop_record(
         raise StateConflict(
             f"Clock stops apply while the authority reviews the application; it is '{locked.status}'."
         )
-    authority_today = timezone.localdate(timezone.now(), ZoneInfo(locked.authority.time_zone))
-    if started_on > authority_today:
-        raise FieldErrors(
-            {
-                "/started_on": [
-                    f"started_on cannot be in the future (today is {authority_today} at the authority)."
-                ]
-            }
-        )
+    check_clock_stop_dates(locked, started_on=started_on, ended_on=ended_on)
     stop = ClockStop(
         application=locked,
         kind=kind,
@@ -444,6 +471,7 @@ def clock_stop_end(*, clock_stop: ClockStop, ended_on: dt.date, actor: Actor) ->
     locked = ClockStop.objects.select_for_update().get(pk=clock_stop.pk)
     if locked.ended_on is not None:
         raise StateConflict(f"This clock stop already ended on {locked.ended_on}.")
+    check_clock_stop_dates(locked.application, started_on=locked.started_on, ended_on=ended_on)
     locked.ended_on = ended_on
     validate_instance(locked, exclude=("application",))
     locked.save()

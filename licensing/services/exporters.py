@@ -13,7 +13,7 @@ from core.audit import (
     field_changes,
     field_values,
 )
-from core.concurrency import claim_version
+from core.concurrency import claim_version, lock_version
 from core.errors import FieldErrors, StateConflict
 from core.validation import validate_instance
 from licensing.models import Exporter, Organization
@@ -63,17 +63,22 @@ def exporter_create(*, organization: Organization, actor: Actor, **fields: Any) 
 def exporter_update(
     *, exporter: Exporter, actor: Actor, expected_version: int | None = None, **changes: Any
 ) -> Exporter:
-    """Change an exporter's fields; with expected_version, only if nobody changed it meanwhile."""
-    claim_version(exporter, expected_version=expected_version)
+    """Change an exporter's fields; with expected_version, only if nobody changed it meanwhile.
+
+    Changing nothing writes nothing: the version (the ETag) stays, and no audit row is added.
+    """
+    lock_version(exporter, expected_version=expected_version)
     before = field_values(exporter)
     for field, value in changes.items():
         if field not in EXPORTER_EDITABLE_FIELDS:
             raise TypeError(f"Exporter field {field!r} cannot be changed")
         setattr(exporter, field, value)
-    _save_exporter(exporter)
     audited = field_changes(before, field_values(exporter))
-    if audited:
-        audit_record(actor=actor, instance=exporter, action=Action.UPDATE, changes=audited)
+    if not audited:
+        return exporter
+    exporter.version += 1
+    _save_exporter(exporter)
+    audit_record(actor=actor, instance=exporter, action=Action.UPDATE, changes=audited)
     return exporter
 
 

@@ -28,7 +28,7 @@ from core.audit import (
     field_changes,
     field_values,
 )
-from core.concurrency import claim_version
+from core.concurrency import claim_version, lock_version
 from core.errors import (
     FieldErrors,
     InvalidTransition,
@@ -52,7 +52,7 @@ from licensing.models.quantities import convert_quantity, unit_dimension
 from licensing.models.shipments import QUANTITY_RELEASING_STATUSES, SHIPMENT_TRANSITIONS
 from licensing.services.applications import application_transition
 from licensing.services.delays import delay_after_shipment_change
-from licensing.services.lines import LineInput, lines_summary
+from licensing.services.lines import LineInput, lines_equal, lines_summary
 
 SHIPMENT_FIELDS = (
     "external_reference",
@@ -269,8 +269,11 @@ def shipment_update(
     lines: Sequence[LineInput] | None = None,
     **changes: Any,
 ) -> Shipment:
-    """Edit a shipment that has not left; coverage is checked again when it could change."""
-    claim_version(shipment, expected_version=expected_version)
+    """Edit a shipment that has not left; coverage is checked again when it could change.
+
+    Changing nothing writes nothing: the version (the ETag) stays, and no audit row is added.
+    """
+    lock_version(shipment, expected_version=expected_version)
     shipment.refresh_from_db(fields=["status"])
     if shipment.status not in EDITABLE_STATUSES:
         raise StateConflict(f"A shipment that is '{shipment.status}' cannot be edited.")
@@ -299,14 +302,17 @@ def shipment_update(
             ]
         )
         _check_coverage(shipment, application, current_lines)
-    _save_shipment(shipment)
     audited = field_changes(before, field_values(shipment))
-    if lines is not None:
-        previous_lines = lines_summary(shipment.lines.select_related("item"))
+    saved_lines = shipment.lines.select_related("item").order_by("position")
+    if lines is not None and not lines_equal(saved_lines, lines):
+        audited["lines"] = [lines_summary(saved_lines), lines_summary(lines)]
+    if not audited:
+        return shipment
+    shipment.version += 1
+    _save_shipment(shipment)
+    if "lines" in audited:
         _replace_lines(shipment, lines)
-        audited["lines"] = [previous_lines, lines_summary(lines)]
-    if audited:
-        audit_record(actor=actor, instance=shipment, action=Action.UPDATE, changes=audited)
+    audit_record(actor=actor, instance=shipment, action=Action.UPDATE, changes=audited)
     delay_after_shipment_change(shipment, now=timezone.now())
     return shipment
 

@@ -17,7 +17,7 @@ from core.audit import (
     field_changes,
     field_values,
 )
-from core.concurrency import claim_version
+from core.concurrency import claim_version, lock_version
 from core.errors import FieldErrors
 from core.validation import validate_instance
 from licensing.models import Organization
@@ -131,22 +131,26 @@ def threshold_rule_update(
     levels: Sequence[LevelInput] | None = None,
     **changes: Any,
 ) -> ThresholdRule:
-    claim_version(rule, expected_version=expected_version)
+    """Change a rule and its levels; changing nothing keeps its version and adds no audit row."""
+    lock_version(rule, expected_version=expected_version)
     before = field_values(rule)
     for name, value in changes.items():
         if name not in RULE_FIELDS:
             raise TypeError(f"Rule field {name!r} cannot be changed")
         setattr(rule, name, value)
+    audited = field_changes(before, field_values(rule))
+    previous_levels = _levels_summary(rule.levels.all())
+    if levels is not None and _levels_summary(levels) != previous_levels:
+        audited["levels"] = [previous_levels, _levels_summary(levels)]
+    if not audited:
+        return rule
+    rule.version += 1
     _check_scope(rule)
     validate_instance(rule, exclude=("organization",))
     rule.save()
-    audited = field_changes(before, field_values(rule))
-    if levels is not None:
-        previous_levels = _levels_summary(rule.levels.all())
+    if "levels" in audited:
         _replace_levels(rule, levels)
-        audited["levels"] = [previous_levels, _levels_summary(levels)]
-    if audited:
-        audit_record(actor=actor, instance=rule, action=Action.UPDATE, changes=audited)
+    audit_record(actor=actor, instance=rule, action=Action.UPDATE, changes=audited)
     delays_recompute_on_commit()
     return rule
 

@@ -5,8 +5,10 @@ transaction, and queues the delivery tasks on commit: a rolled-back change sends
 and a committed one is never lost, because a delivery whose task never ran (lost on-commit
 hook, broker down, dead worker) is found by `webhook_deliveries_sweep`.
 
-Delivering claims the delivery with a short lease in one transaction, makes the HTTP call
-outside any transaction, and records the attempt and the next step in another. The event
+Delivering claims the delivery with a short lease and opens its attempt in one transaction,
+makes the HTTP call outside any transaction, and closes the attempt and records the next step
+in another: a worker killed during the call leaves the open attempt in the log, and the next
+attempt marks it interrupted. The event
 builders (`alert_event_data`, ...) keep payloads small: ids, API links and the few fields a
 consumer acts on; it reads the rest from the API.
 """
@@ -40,7 +42,7 @@ from core.audit import (
     field_changes,
     field_values,
 )
-from core.concurrency import claim_version
+from core.concurrency import claim_version, lock_version
 from core.errors import FieldErrors, StateConflict
 from core.validation import validate_instance
 from core.webhooks.http import DeliveryError, attempt_budget_seconds, post
@@ -69,6 +71,8 @@ MAX_LISTED_SHIPMENTS = 50
 MAX_NOTE_CHARS = 2000
 # The sweeper queues a delivery again when its last sweep is older than this.
 SWEEP_REQUEUE_SECONDS = 300
+# What the log says of an attempt whose worker stopped (killed, lost) before it was closed.
+INTERRUPTED_ATTEMPT = "Interrupted: the worker stopped before the outcome was recorded."
 ENDPOINT_EDITABLE_FIELDS = ("url", "description", "event_types", "is_active")
 
 
@@ -444,12 +448,17 @@ def webhook_delivery_attempt(delivery_id: Any) -> WebhookDelivery | None:
             ]
             delivery.save(update_fields=["status", "next_attempt_at", "last_error", "updated_at"])
             return delivery
+        interrupted = WebhookAttempt.objects.filter(
+            delivery=delivery, duration_ms__isnull=True
+        ).update(error=INTERRUPTED_ATTEMPT)
+        delivery.attempts += interrupted
         delivery.claimed_until = now + dt.timedelta(seconds=attempt_budget_seconds() + 5)
-        delivery.save(update_fields=["claimed_until", "updated_at"])
+        delivery.save(update_fields=["attempts", "claimed_until", "updated_at"])
+        started = timezone.now()
+        attempt = WebhookAttempt.objects.create(delivery=delivery, started_at=started)
 
-    started = timezone.now()
     outcome = _send(delivery, endpoint, started)
-    return _record_outcome(delivery.pk, outcome, started)
+    return _record_outcome(delivery.pk, attempt.pk, outcome)
 
 
 def _retry_delay(round_attempts: int, retry_after: float | None) -> float | None:
@@ -482,9 +491,7 @@ def _disable(endpoint: WebhookEndpoint, reason: str, now: dt.datetime) -> None:
 DELIVERY_ACTOR = Actor.system("webhook-delivery")
 
 
-def _record_outcome(
-    delivery_id: Any, outcome: _Outcome, started: dt.datetime
-) -> WebhookDelivery | None:
+def _record_outcome(delivery_id: Any, attempt_id: Any, outcome: _Outcome) -> WebhookDelivery | None:
     now = timezone.now()
     countdown: float | None = None
     with transaction.atomic():
@@ -497,14 +504,13 @@ def _record_outcome(
             error = f"HTTP {outcome.status_code}"
             if 300 <= outcome.status_code < 400:
                 error += f": redirects are not followed (Location: {outcome.location or '-'})"
-        WebhookAttempt.objects.create(
-            delivery=delivery,
-            started_at=started,
-            duration_ms=outcome.duration_ms,
-            status_code=outcome.status_code,
-            response_excerpt=outcome.excerpt[:2048],
-            error=error[:500],
-        )
+        attempt = WebhookAttempt.objects.get(pk=attempt_id)
+        started = attempt.started_at
+        attempt.duration_ms = outcome.duration_ms
+        attempt.status_code = outcome.status_code
+        attempt.response_excerpt = outcome.excerpt[:2048]
+        attempt.error = error[:500]
+        attempt.save(update_fields=["duration_ms", "status_code", "response_excerpt", "error"])
         delivery.attempts += 1
         delivery.round_attempts += 1
         delivery.claimed_until = None
@@ -672,7 +678,10 @@ def webhook_endpoint_update(
     expected_version: int | None = None,
     **changes: Any,
 ) -> WebhookEndpoint:
-    """Change an endpoint. Enabling it clears its disabled reason and failure count."""
+    """Change an endpoint. Enabling it clears its disabled reason and failure count.
+
+    Changing nothing writes nothing: the version (the ETag) stays, and no audit row is added.
+    """
     unknown = set(changes) - set(ENDPOINT_EDITABLE_FIELDS)
     if unknown:
         raise TypeError(f"Webhook endpoint fields cannot be changed: {sorted(unknown)}")
@@ -681,7 +690,7 @@ def webhook_endpoint_update(
     if "event_types" in changes:
         changes["event_types"] = event_types_checked(changes["event_types"])
     with transaction.atomic():
-        claim_version(endpoint, expected_version=expected_version)
+        lock_version(endpoint, expected_version=expected_version)
         # The counters (sequence, failures) move under the workers: start from the locked row.
         endpoint.refresh_from_db()
         before = field_values(endpoint)
@@ -696,6 +705,10 @@ def webhook_endpoint_update(
         elif was_active and not endpoint.is_active:
             endpoint.disabled_reason = f"Disabled by {actor.label}."
             endpoint.disabled_at = timezone.now()
+        audited = field_changes(before, field_values(endpoint))
+        if not audited:
+            return endpoint
+        endpoint.version += 1
         validate_instance(endpoint, exclude=("organization",))
         endpoint.save(
             update_fields=[
@@ -704,12 +717,11 @@ def webhook_endpoint_update(
                 "disabled_at",
                 "consecutive_failures",
                 "failing_since",
+                "version",
                 "updated_at",
             ]
         )
-        audited = field_changes(before, field_values(endpoint))
-        if audited:
-            audit_record(actor=actor, instance=endpoint, action=Action.UPDATE, changes=audited)
+        audit_record(actor=actor, instance=endpoint, action=Action.UPDATE, changes=audited)
     return endpoint
 
 

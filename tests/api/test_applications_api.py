@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from zoneinfo import ZoneInfo
 
 import pytest
 from django.db import connection
@@ -18,7 +19,10 @@ from tests.factories import (
     ExporterFactory,
     LicenseApplicationFactory,
     application_in_status,
+    walk_application,
 )
+
+SHANGHAI = ZoneInfo("Asia/Shanghai")
 
 APPLICATIONS = "/api/v1/license-applications/"
 PROBLEM = "application/problem+json"
@@ -347,6 +351,68 @@ def test_clock_stops_are_recorded_listed_and_closed(api, organization, exporter)
         "/kind",
         "/started_on",
     }
+
+
+@pytest.mark.django_db
+@pytest.mark.pinned_clock("2026-11-20")
+def test_a_clock_stop_must_lie_between_the_clock_start_and_today(api, organization, exporter):
+    # Accepted (the clock starts) on 2 October 2026, Beijing; today is 20 November there.
+    application = application_in_status(
+        "under_review",
+        organization=organization,
+        exporter=exporter,
+        first_step_at=dt.datetime(2026, 10, 1, 2, tzinfo=dt.UTC),
+    )
+    url = f"{APPLICATIONS}{application.pk}/clock-stops/"
+    clock_start = timezone.localtime(application.clock_started_at, SHANGHAI).date()
+    refused = [
+        ("0001-01-01", "9999-12-31", {"/started_on", "/ended_on"}),
+        (str(clock_start - dt.timedelta(days=1)), None, {"/started_on"}),
+        ("2026-11-21", None, {"/started_on"}),
+        ("2026-11-18", "2026-11-21", {"/ended_on"}),
+        ("2026-11-18", "2026-11-17", {"/ended_on"}),
+    ]
+    for started_on, ended_on, wrong in refused:
+        body = {"kind": "expert_review", "started_on": started_on}
+        if ended_on:
+            body["ended_on"] = ended_on
+        assert pointers(problem(api.post(url, body, format="json"), 400)) == wrong, body
+    assert not ClockStop.objects.exists()
+
+    whole = {"kind": "expert_review", "started_on": str(clock_start), "ended_on": "2026-11-20"}
+    assert api.post(url, whole, format="json").status_code == 201
+    open_stop = api.post(
+        url, {"kind": "onsite_verification", "started_on": "2026-11-19"}, format="json"
+    )
+    assert open_stop.status_code == 201
+    close = f"{url}{open_stop.json()['id']}/"
+    for ended_on in ("9999-12-31", "2026-11-21", "2026-11-18"):
+        response = api.patch(close, {"ended_on": ended_on}, format="json")
+        assert pointers(problem(response, 400)) == {"/ended_on"}
+    assert ClockStop.objects.get(pk=open_stop.json()["id"]).ended_on is None
+    assert api.patch(close, {"ended_on": "2026-11-20"}, format="json").status_code == 200
+
+
+@pytest.mark.django_db
+@pytest.mark.pinned_clock("2026-11-20")
+def test_a_clock_stop_open_at_the_decision_ends_by_the_decision(api, organization, exporter, actor):
+    application = application_in_status(
+        "under_review",
+        organization=organization,
+        exporter=exporter,
+        first_step_at=dt.datetime(2026, 10, 1, 2, tzinfo=dt.UTC),
+    )
+    stop = clock_stop_record(
+        application=application, kind="expert_review", started_on=dt.date(2026, 11, 2), actor=actor
+    )
+    walk_application(application, [("approved", dt.datetime(2026, 11, 10, 2, tzinfo=dt.UTC))])
+    url = f"{APPLICATIONS}{application.pk}/clock-stops/{stop.pk}/"
+
+    response = api.patch(url, {"ended_on": "2026-11-12"}, format="json")
+
+    assert pointers(problem(response, 400)) == {"/ended_on"}
+    assert "2026-11-10 (the decision)" in problem(response, 400)["errors"][0]["detail"]
+    assert api.patch(url, {"ended_on": "2026-11-10"}, format="json").status_code == 200
 
 
 @pytest.mark.django_db

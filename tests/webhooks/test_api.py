@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 
 import pytest
+from django.apps import apps
 
 from core.webhooks.signing import secret_generate, secret_key
 from licensing.models import DeliveryStatus, WebhookDelivery, WebhookEndpoint
@@ -144,6 +145,49 @@ def test_rotate_secret_answers_the_new_secret_and_keeps_the_old_for_the_grace(wo
     assert abs(grace - settings.WEBHOOK_SECRET_GRACE_SECONDS) < 5
     assert rotated["previous_secret_expires_at"]
     assert_problem(world.ours.api.post(f"{url}rotate-secret/", HTTP_IF_MATCH='"1"'), 412)
+
+
+def stored_plaintext(secret: str) -> list[str]:
+    """Every stored column that holds `secret`, but the endpoint's own secret fields."""
+    own = {
+        ("licensing.WebhookEndpoint", "secret"),
+        ("licensing.WebhookEndpoint", "previous_secret"),
+    }
+    found = []
+    for app in ("core", "licensing"):
+        for model in apps.get_app_config(app).get_models():
+            for row in model._default_manager.values():
+                for column, value in row.items():
+                    if (model._meta.label, column) not in own and secret in json.dumps(
+                        value, default=str
+                    ):
+                        found.append(f"{model._meta.label}.{column}")
+    return found
+
+
+@pytest.mark.parametrize("call", ["create", "rotate-secret"])
+def test_a_replayed_secret_call_answers_null_and_stores_no_secret(world, call):
+    api = world.ours.api
+    if call == "create":
+        url, body = LIST_URL, {"url": "http://127.0.0.1:8765/h"}
+    else:
+        created = ok(api.post(LIST_URL, {"url": "http://127.0.0.1:8765/h"}, format="json"), 201)
+        url, body = f"{LIST_URL}{created['id']}/rotate-secret/", {}
+
+    first = api.post(url, body, format="json", HTTP_IDEMPOTENCY_KEY=f"{call}-1")
+    shown = ok(first, 201 if call == "create" else 200)
+    secret = shown["secret"]
+    assert secret.startswith("whsec_")
+    assert WebhookEndpoint.objects.get(pk=shown["id"]).secret == secret
+    assert stored_plaintext(secret) == []
+
+    replay = api.post(url, body, format="json", HTTP_IDEMPOTENCY_KEY=f"{call}-1")
+
+    assert replay.status_code == first.status_code
+    assert replay["Idempotent-Replayed"] == "true"
+    assert replay["ETag"] == first["ETag"]
+    assert replay.json() == shown | {"secret": None}
+    assert secret not in replay.content.decode()
 
 
 @pytest.mark.parametrize(

@@ -550,3 +550,41 @@ def test_a_name_that_now_resolves_to_an_internal_address_is_refused_at_delivery(
     assert delivery.status == DeliveryStatus.FAILED
     assert delivery.last_error.startswith("Refused: hooks.rebind.test resolves to 10.0.0.7")
     assert receiver.requests == []
+
+
+class WorkerKilled(BaseException):
+    """Stands in for SIGKILL: nothing after the request runs, not even an except clause."""
+
+
+def test_an_attempt_interrupted_by_a_dead_worker_stays_in_the_log(
+    organization, receivers, monkeypatch
+):
+    receiver = receivers(204)
+    endpoint = make_endpoint(organization, receiver.url)
+    record(organization)
+    delivery = only_delivery(endpoint)
+
+    def killed(*args, **kwargs):
+        raise WorkerKilled
+
+    with monkeypatch.context() as patch:
+        patch.setattr("licensing.services.webhooks.post", killed)
+        with pytest.raises(WorkerKilled):
+            webhook_delivery_attempt(delivery.pk)
+    (open_attempt,) = WebhookAttempt.objects.filter(delivery=delivery)
+    assert (open_attempt.duration_ms, open_attempt.status_code) == (None, None)
+
+    # The lease of the dead worker ends; the delivery is attempted again.
+    WebhookDelivery.objects.filter(pk=delivery.pk).update(claimed_until=timezone.now())
+    webhook_delivery_attempt(delivery.pk)
+
+    delivery.refresh_from_db()
+    assert delivery.status == DeliveryStatus.SUCCEEDED
+    assert delivery.attempts == 2
+    log = list(WebhookAttempt.objects.filter(delivery=delivery))
+    assert [(a.status_code, a.error) for a in log] == [
+        (None, "Interrupted: the worker stopped before the outcome was recorded."),
+        (204, ""),
+    ]
+    assert log[0].duration_ms is None and log[1].duration_ms is not None
+    assert len(receiver.wait_for(1)) == 1

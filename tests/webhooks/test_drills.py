@@ -27,7 +27,7 @@ from django.conf import settings
 from django.db import transaction
 
 from licensing.models import DeliveryStatus, WebhookAttempt, WebhookDelivery, WebhookEndpoint
-from licensing.services.webhooks import webhook_events_record
+from licensing.services.webhooks import INTERRUPTED_ATTEMPT, webhook_events_record
 from licensing.tasks import deliver_webhook
 from tests.webhooks.conftest import make_endpoint
 from tests.webhooks.receiver import Answer
@@ -289,6 +289,10 @@ def test_worker_crash_mid_delivery_the_task_is_redelivered_and_completes(
     assert {r.webhook_id for r in requests} == {delivery.webhook_id}
     assert all(r.verifies_with(endpoint.secret) for r in requests)
     assert "deliver_webhook" in drill.logs()
+    # The killed attempt stays in the log, marked interrupted, before the one that succeeded.
+    log = list(delivery.attempt_log.all())
+    assert [(a.status_code, a.error) for a in log] == [(None, INTERRUPTED_ATTEMPT), (204, "")]
+    assert delivery.attempts == 2
     print(f"drill worker crash: delivered {took:.1f} s after SIGKILL")
 
 

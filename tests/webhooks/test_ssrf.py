@@ -142,3 +142,11 @@ def test_the_allowlist_exempts_its_networks_and_only_them(settings, dns):
 def test_the_allowlist_is_read_from_a_comma_separated_setting(settings):
     settings.WEBHOOK_ALLOWED_CIDRS = "127.0.0.0/8, ::1/128"
     assert check_url("http://[::1]:9/").addresses == ("::1",)
+
+
+@pytest.mark.parametrize("url", ["https://[::1]/", "https://[0:0:0:0:0:0:0:1]:8443/"])
+def test_ipv6_loopback_is_refused_as_loopback(url, dns):
+    with pytest.raises(UnsafeTarget) as raised:
+        check_url(url)
+    assert "loopback" in raised.value.detail
+    assert "IPv4" not in raised.value.detail

@@ -107,7 +107,10 @@ class WebhookEndpointSerializer(StrictBodyMixin, serializers.ModelSerializer):
 class WebhookEndpointWithSecretSerializer(WebhookEndpointSerializer):
     secret = serializers.CharField(
         read_only=True,
-        help_text="The signing secret (`whsec_...`). Shown only here: store it now.",
+        allow_null=True,
+        help_text="The signing secret (`whsec_...`). Shown only here: store it now. A replay "
+        "of this request (the same Idempotency-Key) answers null here: the secret is never "
+        "stored outside the endpoint, so rotate it again if you lost it.",
     )
 
     class Meta(WebhookEndpointSerializer.Meta):
@@ -211,6 +214,10 @@ class WebhookEndpointViewSet(ResourceViewSet):
     @action(detail=True, methods=["post"], url_path="rotate-secret")
     def rotate_secret(self, request: Request, id: str | None = None) -> Response:
         """Replace the signing secret; the new one is shown only in this answer.
+
+        A replay with the same Idempotency-Key answers the same status and body with `secret`
+        null: the secret is shown once, and is never kept outside the endpoint. If the answer
+        was lost, rotate again with a new key.
 
         For the grace period (24 hours by default) every request carries two signatures,
         with the new secret and with the old one, so you can switch at any moment in it.

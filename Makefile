@@ -3,17 +3,29 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 PORT ?= 8000
-INSTALLED := $(VENV)/.installed-$(shell cksum requirements.lock | cut -d' ' -f1)
+# What the service needs (make run), and the test and lint tools on top (make test).
+LOCK := requirements.lock
+DEV_LOCK := requirements-dev.lock
+INSTALLED := $(VENV)/.installed-$(shell cksum $(LOCK) | cut -d' ' -f1)
+DEV_INSTALLED := $(VENV)/.installed-dev-$(shell cat $(LOCK) $(DEV_LOCK) | cksum | cut -d' ' -f1)
 
-.PHONY: install run test browser lint format schema lock bench clean
+.PHONY: install install-dev run test browser lint format schema lock bench clean
 
-$(INSTALLED): requirements.lock
+$(INSTALLED): $(LOCK)
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --disable-pip-version-check -q --upgrade pip
-	$(BIN)/python -m pip install --disable-pip-version-check -q -r requirements.lock
+	$(BIN)/python -m pip install --disable-pip-version-check -q -r $(LOCK)
 	@rm -f $(VENV)/.installed-* && touch $@
 
+$(DEV_INSTALLED): $(INSTALLED) $(DEV_LOCK)
+	$(BIN)/python -m pip install --disable-pip-version-check -q -r $(DEV_LOCK)
+	@rm -f $(VENV)/.installed-dev-* && touch $@
+
+## The runtime pins only: what `make run` needs.
 install: $(INSTALLED)
+
+## The runtime pins plus the test, lint and client-generation tools.
+install-dev: $(DEV_INSTALLED)
 
 ## Start web, worker and beat on the embedded default (SQLite, file broker), with demo data.
 run: install
@@ -40,11 +52,11 @@ test: install browser
 	DJANGO_SETTINGS_MODULE=config.settings.test $(BIN)/python manage.py makemigrations --check --dry-run
 	$(BIN)/python -m pytest
 
-lint: install
+lint: install-dev
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 
-format: install
+format: install-dev
 	$(BIN)/ruff check --fix .
 	$(BIN)/ruff format .
 
@@ -52,18 +64,26 @@ format: install
 schema: install
 	DJANGO_SETTINGS_MODULE=config.settings.test $(BIN)/python manage.py spectacular --api-version v1 --validate --fail-on-warn --file openapi/v1.yaml
 
-## Re-pin requirements.lock from the ranges in pyproject.toml, in a throwaway venv.
+## Re-pin both locks from the ranges in pyproject.toml, in throwaway venvs. One resolution of
+## ".[dev]" pins everything; requirements.lock keeps the part that "." needs and
+## requirements-dev.lock the rest, so the two never disagree on a version.
 lock:
 	rm -rf var/lock-venv && $(PYTHON) -m venv var/lock-venv
 	var/lock-venv/bin/pip install --disable-pip-version-check -q ".[dev]"
-	{ echo "# Exact versions that make and CI install. Regenerate with: make lock"; \
+	var/lock-venv/bin/pip freeze --exclude-editable | grep -iv '^export[-_]license[-_]tracker' > var/lock-all.txt
+	rm -rf var/lock-venv && $(PYTHON) -m venv var/lock-venv
+	var/lock-venv/bin/pip install --disable-pip-version-check -q . -c var/lock-all.txt
+	var/lock-venv/bin/pip freeze --exclude-editable | grep -iv '^export[-_]license[-_]tracker' > var/lock-runtime.txt
+	{ echo "# What the service needs: make run installs exactly these. Regenerate with: make lock"; \
 	  echo "# (pyproject.toml declares the ranges; this file pins one tested set of them.)"; \
-	  var/lock-venv/bin/pip freeze --exclude-editable | grep -v '^export-license-tracker'; } > requirements.lock
-	rm -rf var/lock-venv
+	  cat var/lock-runtime.txt; } > $(LOCK)
+	{ echo "# The test, lint and client tools that make test adds. Regenerate with: make lock"; \
+	  echo "-r $(LOCK)"; grep -vxF -f var/lock-runtime.txt var/lock-all.txt; } > $(DEV_LOCK)
+	rm -rf var/lock-venv var/lock-all.txt var/lock-runtime.txt
 
 ## Benchmarks of issues 3 and 4 on PostgreSQL, in databases named bench* (seeded once, then
 ## re-used); prints one `bench: ... PASS|MISS` line per result. See tests/benchmarks/run.py.
-bench: install
+bench: install-dev
 	DATABASE_URL="$${BENCH_DATABASE_URL:-postgres://postgres@127.0.0.1:5432/bench}" \
 	DJANGO_SETTINGS_MODULE=config.settings.test $(BIN)/python -m tests.benchmarks.run
 

@@ -27,11 +27,14 @@ install: $(INSTALLED)
 ## The runtime pins plus the test, lint and client-generation tools.
 install-dev: $(DEV_INSTALLED)
 
-## Start web, worker and beat on the embedded default (SQLite, file broker), with demo data.
+## Start web, worker, beat and the demo webhook receiver on the embedded default (SQLite, file
+## broker), with demo data; the URLs and credentials follow once they answer. One Ctrl-C stops all.
+## Every process learns the web server's port as WEB_PORT (honcho gives each its own PORT).
+run: export WEB_PORT = $(PORT)
 run: install
 	$(BIN)/python manage.py migrate --noinput
 	$(BIN)/python manage.py load_demo
-	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/honcho start -f Procfile -p $(PORT)
+	$(BIN)/python -m config.local_stack
 
 ## Debian's chromium for the browser test (tests/browser), installed when /usr/bin/chromium is
 ## missing; apt-get update runs only when the install fails without it. If it cannot be

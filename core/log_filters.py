@@ -20,12 +20,14 @@ class DropMessagesStartingWith(logging.Filter):
         return not record.getMessage().startswith(self.prefixes)
 
 
-class StaticFileRequests(logging.Filter):
-    """Drop the development server's line for each static file it served without error."""
+class RoutineRequests(logging.Filter):
+    """Drop the development server's line for each static file or health check it answered."""
+
+    ROUTINE = ('"GET /static/', '"GET /healthz ')
 
     def filter(self, record: logging.LogRecord) -> bool:
-        served = getattr(record, "status_code", 500) < 400
-        return not (served and record.getMessage().startswith('"GET /static/'))
+        answered = getattr(record, "status_code", 500) < 400
+        return not (answered and record.getMessage().startswith(self.ROUTINE))
 
 
 class DemoteToDebug(logging.Filter):

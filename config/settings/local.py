@@ -40,7 +40,8 @@ LOGGING["filters"] |= {
         "()": "core.log_filters.DropMessagesStartingWith",
         "prefixes": ["No hostname was supplied"],
     },
-    "static_file_requests": {"()": "core.log_filters.StaticFileRequests"},
+    # One line per static file of every admin page, and make run's readiness check.
+    "routine_requests": {"()": "core.log_filters.RoutineRequests"},
     # The sweeper runs every WEBHOOK_SWEEP_INTERVAL_SECONDS (30) and nearly always finds nothing.
     "routine_tasks": {
         "()": "core.log_filters.DemoteToDebug",
@@ -55,7 +56,7 @@ LOGGING["formatters"]["django.server"] = {
 LOGGING["handlers"]["django.server"] = {
     "class": "logging.StreamHandler",
     "formatter": "django.server",
-    "filters": ["static_file_requests"],
+    "filters": ["routine_requests"],
 }
 LOGGING["loggers"] = {
     # Django's own console handler (DEBUG only) printed each django.* line a second time.

@@ -99,11 +99,11 @@ class Command(BaseCommand):
                     f"port {port} is already in use on {host}; choose another with --port."
                 ) from None
             raise CommandError(f"cannot listen on {host}:{port}: {error.strerror}.") from None
-        if threading.current_thread() is threading.main_thread():
-            # SIGTERM ends the receiver the way Ctrl-C does: quietly, with status 0.
-            signal.signal(signal.SIGTERM, signal.default_int_handler)
-        write(f"Listening for webhooks on http://{host}:{server.server_port}/")
         try:
+            if threading.current_thread() is threading.main_thread():
+                # SIGTERM ends the receiver the way Ctrl-C does: quietly, with status 0.
+                signal.signal(signal.SIGTERM, signal.default_int_handler)
+            write(f"Listening for webhooks on http://{host}:{server.server_port}/")
             server.serve_forever()
         except KeyboardInterrupt:
             pass

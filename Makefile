@@ -32,6 +32,7 @@ install-dev: $(DEV_INSTALLED)
 ## Every process learns the web server's port as WEB_PORT (honcho gives each its own PORT).
 run: export WEB_PORT = $(PORT)
 run: install
+	$(BIN)/python -m config.local_stack --check
 	$(BIN)/python manage.py migrate --noinput
 	$(BIN)/python manage.py load_demo
 	$(BIN)/python -m config.local_stack

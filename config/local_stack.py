@@ -1,5 +1,7 @@
-"""`make run`'s last step: the Procfile under honcho, and where to look once it is up.
+"""`make run`'s first and last steps: free ports, then the Procfile under honcho and where to look.
 
+`.venv/bin/python -m config.local_stack --check` says in one line which port (web or demo
+receiver) is taken, before anything is migrated or loaded.
 `.venv/bin/python -m config.local_stack` runs the Procfile's processes (web, worker, beat,
 the demo webhook receiver) with honcho's Manager, as `honcho start` would. Once the web
 server answers /healthz, the receiver listens and the worker has taken the demo's first
@@ -14,6 +16,7 @@ ends on its own (a process that failed, e.g. a port in use) keeps that process's
 
 from __future__ import annotations
 
+import argparse
 import os
 import socket
 import sys
@@ -138,10 +141,8 @@ def announce_when_up(settings, *, ended: threading.Event) -> None:
     print(block, flush=True)
 
 
-def main() -> int:
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings.local")
-    from django.conf import settings
-
+def ports_free(settings) -> bool:
+    """Whether the web and receiver ports are free; if not, one line on stderr names the port."""
     for port, variable in (
         (settings.WEB_PORT, "PORT"),
         (settings.DEMO_WEBHOOK_PORT, "DEMO_WEBHOOK_PORT"),
@@ -152,7 +153,25 @@ def main() -> int:
                 f"{variable}=<port> make run.",
                 file=sys.stderr,
             )
-            return 1
+            return False
+    return True
+
+
+def main(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(prog="python -m config.local_stack")
+    parser.add_argument(
+        "--check",
+        action="store_true",
+        help="Only check that the ports are free (make run's first step).",
+    )
+    options = parser.parse_args(argv)
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings.local")
+    from django.conf import settings
+
+    if not ports_free(settings):
+        return 1
+    if options.check:
+        return 0
 
     manager = LocalStackManager(Printer(sys.stdout))
     procfile = parse_procfile(Path("Procfile").read_text())
@@ -172,4 +191,4 @@ def main() -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(main(sys.argv[1:]))

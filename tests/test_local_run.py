@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -80,7 +81,8 @@ def test_every_command_of_make_run_learns_the_web_port(tmp_path):
         check=True,
     )
 
-    assert result.stdout.splitlines()[-3:] == [
+    assert result.stdout.splitlines()[-4:] == [
+        "WEB_PORT=9000 -m config.local_stack --check",
         "WEB_PORT=9000 manage.py migrate --noinput",
         "WEB_PORT=9000 manage.py load_demo",
         "WEB_PORT=9000 -m config.local_stack",
@@ -190,3 +192,26 @@ def test_a_process_that_fails_ends_the_stack_with_its_status(tmp_path):
 
     assert stack.returncode == 3, stdout + stderr
     assert "make run: stopped." not in stdout
+
+
+def test_a_port_in_use_stops_make_run_before_anything_starts(tmp_path):
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        check = subprocess.run(
+            [sys.executable, "-m", "config.local_stack", "--check"],
+            cwd=PROJECT,
+            env=clean_env(WEB_PORT=str(port), VAR_DIR=str(tmp_path / "var")),
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+
+    assert check.returncode == 1
+    assert check.stdout == ""
+    assert check.stderr == (
+        f"make run: port {port} is already in use on 127.0.0.1; choose another with "
+        f"PORT=<port> make run.\n"
+    )

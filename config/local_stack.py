@@ -9,8 +9,8 @@ webhook deliveries off the queue, it prints the URLs and the demo credentials in
 below the start-up lines rather than among them.
 
 One Ctrl-C stops every process with SIGTERM and ends with status 0, so make reports no
-error. The worker's warm shutdown on the file broker takes about 5 s, honcho's own grace
-before SIGKILL, so the grace here is longer; a second Ctrl-C stops waiting. A stack that
+error. The worker's warm shutdown on the file broker takes about 5 s, as long as honcho's
+own grace before SIGKILL, so the grace here is longer (STOP_GRACE_SECONDS). A stack that
 ends on its own (a process that failed, e.g. a port in use) keeps that process's status.
 """
 
@@ -38,14 +38,18 @@ QUEUE_DRAIN_TIMEOUT_SECONDS = 30
 
 
 class LocalStackManager(Manager):
-    """honcho's Manager with a longer grace between SIGTERM and SIGKILL."""
+    """honcho's Manager with a longer grace between SIGTERM and SIGKILL.
+
+    honcho kills what still runs 5 s after the first process stopped; a worker's warm
+    shutdown on the file broker takes about as long. The grace here runs from the first
+    SIGTERM (honcho calls terminate() again when a process stops: that does not restart it).
+    """
 
     _kill_after: float | None = None
 
     def terminate(self) -> None:
-        now = time.monotonic()
-        # A second Ctrl-C (or SIGTERM) while stopping: no more waiting.
-        self._kill_after = now if self._kill_after is not None else now + STOP_GRACE_SECONDS
+        if self._kill_after is None:
+            self._kill_after = time.monotonic() + STOP_GRACE_SECONDS
         super().terminate()
 
     def kill(self) -> None:

@@ -165,10 +165,17 @@ def launch(tmp_path: Path, procfile: str, **env: str) -> subprocess.Popen:
 
 
 SLEEPER = f"{sys.executable} -c 'import time; time.sleep(60)'"
+# Like the worker's warm shutdown: 7 s from SIGTERM to exit, longer than honcho's own 5 s.
+SLOW_TO_STOP = (
+    f"{sys.executable} -c 'import signal, sys, time; "
+    "signal.signal(signal.SIGTERM, lambda *_: (time.sleep(7), sys.exit(0))); time.sleep(60)'"
+)
 
 
 def test_ctrl_c_stops_every_process_and_ends_with_status_0(tmp_path):
-    stack = launch(tmp_path, f"one: exec {SLEEPER}\ntwo: exec {SLEEPER}\n", DEMO_WEBHOOK_PORT="0")
+    stack = launch(
+        tmp_path, f"slow: exec {SLOW_TO_STOP}\nquick: exec {SLEEPER}\n", DEMO_WEBHOOK_PORT="0"
+    )
     try:
         time.sleep(3)
         os.killpg(stack.pid, signal.SIGINT)  # what a terminal's Ctrl-C does
@@ -179,6 +186,7 @@ def test_ctrl_c_stops_every_process_and_ends_with_status_0(tmp_path):
 
     assert stack.returncode == 0, stdout + stderr
     assert "SIGKILL" not in stdout
+    assert "slow.1 stopped (rc=0)" in stdout
     assert "make run: stopped." in stdout
 
 

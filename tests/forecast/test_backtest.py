@@ -6,7 +6,8 @@ import datetime as dt
 import io
 import json
 
-from django.core.management import call_command
+import pytest
+from django.core.management import CommandError, call_command
 from django.test import override_settings
 
 from tests.forecast.conftest import NOW
@@ -16,6 +17,12 @@ from tests.forecast.history import build_history, weibull_quantile
 def backtest(at: str, *extra: str) -> str:
     out = io.StringIO()
     call_command("backtest_forecast", "--at", at, *extra, stdout=out)
+    return out.getvalue()
+
+
+def backtest_default(*extra: str) -> str:
+    out = io.StringIO()
+    call_command("backtest_forecast", *extra, stdout=out)
     return out.getvalue()
 
 
@@ -81,3 +88,28 @@ def test_with_too_little_history_every_prediction_falls_back_and_the_report_says
     assert result["statutory_fallbacks"] == result["predicted"]
     assert result["by_basis"] == {"statutory_deadline": result["predicted"]}
     assert f"fell back to the statutory deadline: {result['predicted']}" in text
+
+
+def test_without_at_it_replays_120_days_back(history):
+    result = json.loads(backtest_default("--json"))
+
+    assert result["at"] == "2025-07-13T00:00:00+00:00"  # 120 days before 10 Nov 2025
+    assert result["outcomes"]["decided"] > 0
+
+
+def test_a_date_with_nothing_to_score_says_why_and_which_dates_work(history):
+    with pytest.raises(CommandError) as refused:
+        backtest("2024-01-01")
+
+    message = str(refused.value)
+    assert message.startswith(
+        "Nothing to score at 2024-01-01: no application's clock had started before 2024-01-01. "
+        "Decisions on record run from "
+    )
+    suggested = message.rsplit("--at ", 1)[1].rstrip(".")
+    assert "decided on or before p90" in backtest(suggested)
+
+
+def test_with_no_decision_on_record_it_says_a_backtest_needs_them(db, clock):
+    with pytest.raises(CommandError, match="no application has been approved or denied yet"):
+        backtest("2025-06-01")

@@ -2,9 +2,15 @@
 
 from __future__ import annotations
 
+import os
+import signal
+import socket
+import subprocess
+import sys
 import threading
 import time
 from http.server import ThreadingHTTPServer
+from pathlib import Path
 
 import httpx
 import pytest
@@ -13,6 +19,22 @@ from standardwebhooks.webhooks import Webhook
 
 from core.webhooks.signing import secret_generate, signed_headers
 from licensing.management.commands.webhook_listen import SeenIds, receiver_handler
+
+PROJECT = Path(__file__).resolve().parents[2]
+DEMO_SECRET = "whsec_ZGVtby1vbmx5LXNlY3JldC1mb3ItdGhlLWxvb3BiYWNr"
+
+
+def manage(*args: str) -> subprocess.Popen:
+    """`python manage.py ...` as a reader runs it: the default (local) settings."""
+    env = {name: value for name, value in os.environ.items() if name != "DJANGO_SETTINGS_MODULE"}
+    return subprocess.Popen(
+        [sys.executable, "manage.py", *args],
+        cwd=PROJECT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
 
 
 @pytest.fixture
@@ -53,3 +75,34 @@ def test_it_prints_a_verified_event_once_and_refuses_a_bad_signature(listener):
 def test_a_malformed_secret_is_refused():
     with pytest.raises(CommandError):
         call_command("webhook_listen", "--secret", "", "--port", "0")
+
+
+def test_a_port_in_use_is_one_line_naming_the_port_and_a_failure_status():
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        process = manage("webhook_listen", "--port", str(port), "--secret", DEMO_SECRET)
+        stdout, stderr = process.communicate(timeout=60)
+
+    assert process.returncode != 0
+    assert stdout == ""
+    assert stderr.splitlines() == [
+        f"CommandError: port {port} is already in use on 127.0.0.1; choose another with --port."
+    ]
+
+
+def test_sigterm_stops_the_receiver_quietly_with_status_0():
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    process = manage("webhook_listen", "--port", str(port), "--secret", DEMO_SECRET)
+    try:
+        assert process.stdout.readline() == f"Listening for webhooks on http://127.0.0.1:{port}/\n"
+        process.send_signal(signal.SIGTERM)
+        stdout, stderr = process.communicate(timeout=30)
+    finally:
+        process.kill()
+
+    assert process.returncode == 0
+    assert (stdout, stderr) == ("", "")

@@ -3,12 +3,15 @@
 A small receiver on 127.0.0.1 (stdlib http.server) that does what a consumer should: verify
 each request with the `standardwebhooks` library (401 when the signature does not verify),
 deduplicate on `webhook-id` (a retry after a lost answer carries the same id), print the
-event and answer 204.
+event and answer 204. It stops quietly, with status 0, on Ctrl-C and on SIGTERM (honcho's
+stop in `make run`); a port already taken is one line on stderr and status 1.
 """
 
 from __future__ import annotations
 
+import errno
 import json
+import signal
 import threading
 from collections import OrderedDict
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -87,11 +90,20 @@ class Command(BaseCommand):
             self.stdout.write(line)
             self.stdout.flush()
 
-        server = ThreadingHTTPServer(
-            (options["host"], options["port"]), receiver_handler(webhook, SeenIds(), write)
-        )
-        write(f"Listening for webhooks on http://{options['host']}:{server.server_port}/")
+        host, port = options["host"], options["port"]
         try:
+            server = ThreadingHTTPServer((host, port), receiver_handler(webhook, SeenIds(), write))
+        except OSError as error:
+            if error.errno == errno.EADDRINUSE:
+                raise CommandError(
+                    f"port {port} is already in use on {host}; choose another with --port."
+                ) from None
+            raise CommandError(f"cannot listen on {host}:{port}: {error.strerror}.") from None
+        try:
+            if threading.current_thread() is threading.main_thread():
+                # SIGTERM ends the receiver the way Ctrl-C does: quietly, with status 0.
+                signal.signal(signal.SIGTERM, signal.default_int_handler)
+            write(f"Listening for webhooks on http://{host}:{server.server_port}/")
             server.serve_forever()
         except KeyboardInterrupt:
             pass

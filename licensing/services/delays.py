@@ -10,8 +10,8 @@ Locks, so that concurrent scans (and requests) never deadlock (issue 12):
 - rows are locked FOR NO KEY UPDATE, never FOR UPDATE: an alert inserted by another
   transaction checks its foreign keys with FOR KEY SHARE, which FOR UPDATE would block
   until commit while its own transaction holds what this one waits for;
-- every writer takes its locks in one order: applications, then their shipments (by id),
-  then webhook endpoints (when recording events).
+- the scan takes its locks in one order: applications, then their shipments (by id), then
+  webhook endpoints (when recording events).
 """
 
 from __future__ import annotations

@@ -6,6 +6,7 @@ import re
 
 from rest_framework import authentication, exceptions
 
+from core.api.throttling import FailedAuthenticationThrottle
 from licensing.models import OrganizationAPIKey
 
 KEYWORD = "Api-Key"
@@ -36,9 +37,23 @@ class ApiKeyClient:
 
 
 class ApiKeyAuthentication(authentication.BaseAuthentication):
-    """Authenticates `Authorization: Api-Key <key>` against the hashed keys."""
+    """Authenticates `Authorization: Api-Key <key>` against the hashed keys.
+
+    A refused key counts against its client address: past API_THROTTLE_RATE the answer is
+    429, not 401, so guessing keys costs as much as using one (DRF throttles only after it
+    authenticates, so the per-key throttle never sees these requests).
+    """
 
     def authenticate(self, request):
+        try:
+            return self._authenticate_key(request)
+        except exceptions.AuthenticationFailed:
+            throttle = FailedAuthenticationThrottle()
+            if not throttle.allow_request(request, None):
+                raise exceptions.Throttled(throttle.wait()) from None
+            raise
+
+    def _authenticate_key(self, request):
         header = authentication.get_authorization_header(request)
         if not header:
             return None

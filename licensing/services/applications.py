@@ -340,7 +340,7 @@ def application_transition(
     # of=("self",): lock the application only, not its authority and exporter rows, which
     # every other application of that authority (or exporter) would otherwise wait for.
     locked = (
-        LicenseApplication.objects.select_for_update(of=("self",))
+        LicenseApplication.objects.select_for_update(of=("self",), no_key=True)
         .select_related("authority", "exporter")
         .get(pk=application.pk)
     )
@@ -432,7 +432,7 @@ def clock_stop_record(
     """Record a period (expert review, on-site verification, technical identification) that
     does not count towards the deadline. Only while the clock can run."""
     locked = (
-        LicenseApplication.objects.select_for_update(of=("self",))
+        LicenseApplication.objects.select_for_update(of=("self",), no_key=True)
         .select_related("authority")
         .get(pk=application.pk)
     )

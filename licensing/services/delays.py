@@ -2,9 +2,16 @@
 raise and resolve alerts.
 
 Scale: the scan selects only rows whose `next_check_at` has passed (an indexed column), in
-batches locked with `FOR UPDATE SKIP LOCKED`, so its cost grows with what is due, not with
-what is open, and several workers can scan at once without treading on each other. A rule
-or calendar change marks the affected rows due with one UPDATE; the scan does the rest.
+batches locked with `FOR NO KEY UPDATE SKIP LOCKED`, so its cost grows with what is due, not
+with what is open, and several workers can scan at once without treading on each other. A
+rule or calendar change marks the affected rows due with one UPDATE; the scan does the rest.
+
+Locks, so that concurrent scans (and requests) never deadlock (issue 12):
+- rows are locked FOR NO KEY UPDATE, never FOR UPDATE: an alert inserted by another
+  transaction checks its foreign keys with FOR KEY SHARE, which FOR UPDATE would block
+  until commit while its own transaction holds what this one waits for;
+- the scan takes its locks in one order: applications, then their shipments (by id), then
+  webhook endpoints (when recording events).
 """
 
 from __future__ import annotations
@@ -304,13 +311,29 @@ def delay_refresh_applications(
         ],
     )
     _audit_level_changes(applications, audited_before, raise_alerts=raise_alerts)
-    report.raised = _insert_alerts(new_alerts, open_shipments_by_application=open_shipments)
     if deadline_moved:
         # The at-risk check of their shipments reads the stored deadline: look at them now.
-        Shipment.objects.filter(
-            license_application_id__in=deadline_moved, status__in=WAITING_SHIPMENT_STATUSES
-        ).update(next_check_at=now)
+        # Before the alerts, whose events lock webhook endpoints: shipments come first.
+        shipments_mark_due(application_ids=deadline_moved, now=now)
+    report.raised = _insert_alerts(new_alerts, open_shipments_by_application=open_shipments)
     return report
+
+
+def shipments_mark_due(*, application_ids: Sequence, now: dt.datetime) -> None:
+    """Make the waiting shipments of these (locked) applications due at `now`.
+
+    They are locked in id order first: a scan may hold some of them, and a plain UPDATE would
+    take the rest in whatever order it meets them. Call inside a transaction.
+    """
+    ids = list(
+        Shipment.objects.filter(
+            license_application_id__in=application_ids, status__in=WAITING_SHIPMENT_STATUSES
+        )
+        .order_by("pk")
+        .select_for_update(no_key=True)
+        .values_list("pk", flat=True)
+    )
+    Shipment.objects.filter(pk__in=ids).update(next_check_at=now)
 
 
 def _audit_level_changes(
@@ -592,8 +615,9 @@ class ScanReport:
 def delays_scan(*, now: dt.datetime | None = None, batch_size: int | None = None) -> ScanReport:
     """Evaluate every application and shipment whose next check is due, batch by batch.
 
-    Each batch is one transaction holding its rows with FOR UPDATE SKIP LOCKED, so
-    concurrent scans split the work. Safe to run twice: alerts are unique in the database.
+    Each batch is one transaction holding its rows with FOR NO KEY UPDATE SKIP LOCKED, so
+    concurrent scans split the work (see the module docstring for the lock order). Safe to
+    run twice: alerts are unique in the database.
     """
     now = now or timezone.now()
     batch_size = batch_size or settings.DELAY_SCAN_BATCH_SIZE
@@ -603,7 +627,7 @@ def delays_scan(*, now: dt.datetime | None = None, batch_size: int | None = None
             ids = list(
                 LicenseApplication.objects.filter(next_check_at__lte=now)
                 .order_by("next_check_at")
-                .select_for_update(skip_locked=True)
+                .select_for_update(skip_locked=True, no_key=True)
                 .values_list("pk", flat=True)[:batch_size]
             )
             if not ids:
@@ -621,7 +645,7 @@ def delays_scan(*, now: dt.datetime | None = None, batch_size: int | None = None
             ids = list(
                 Shipment.objects.filter(next_check_at__lte=now)
                 .order_by("next_check_at")
-                .select_for_update(skip_locked=True)
+                .select_for_update(skip_locked=True, no_key=True)
                 .values_list("pk", flat=True)[:batch_size]
             )
             if not ids:
@@ -666,7 +690,7 @@ def alerts_resolve(
     """Resolve the open alerts among `alerts` and record an alert.resolved event for each."""
     resolved = list(
         alerts.filter(resolved_at__isnull=True)
-        .select_for_update()
+        .select_for_update(no_key=True)
         .only("pk", "organization_id", "kind", "application_id", "shipment_id", "message")
     )
     ids = [alert.pk for alert in resolved]
@@ -707,7 +731,9 @@ def delay_after_application_change(
         )
     shipments = list(
         prefetched_shipments(
-            Shipment.objects.filter(license_application=application).select_for_update(of=("self",))
+            Shipment.objects.filter(license_application=application)
+            .order_by("pk")
+            .select_for_update(of=("self",), no_key=True)
         )
     )
     report.raised.extend(delay_refresh_shipments(shipments, now=now, raise_alerts=False).raised)

@@ -181,7 +181,7 @@ def _check_coverage(
 def _lock_application(application: LicenseApplication | None) -> LicenseApplication | None:
     if application is None:
         return None
-    return LicenseApplication.objects.select_for_update().get(pk=application.pk)
+    return LicenseApplication.objects.select_for_update(no_key=True).get(pk=application.pk)
 
 
 def _check_lines(lines: Sequence[LineInput]) -> None:
@@ -371,7 +371,7 @@ def shipment_transition(
     claim_version(shipment, expected_version=expected_version)
     # of=("self",): PostgreSQL refuses FOR UPDATE on the nullable side of the outer join.
     locked = (
-        Shipment.objects.select_for_update(of=("self",))
+        Shipment.objects.select_for_update(of=("self",), no_key=True)
         .select_related("license_application")
         .get(pk=shipment.pk)
     )

@@ -661,3 +661,32 @@ def test_throttling_counts_per_api_key(world):
         for _ in range(3):
             ok(client.get(EXPORTERS))
         assert_problem(client.get(EXPORTERS), 429, "throttled")
+
+
+@pytest.mark.django_db
+@pytest.mark.usefixtures("three_requests_a_minute")
+def test_wrong_keys_are_throttled_per_client_address(world):
+    prefix = world.ours.key.partition(".")[0]
+    guesses = {
+        "unknown key": f"Api-Key {'A' * 8}.{'B' * 32}",
+        "known prefix, wrong secret": f"Api-Key {prefix}.{'C' * 32}",
+        "malformed key": "Api-Key nonsense",
+    }
+    guesser = APIClient(REMOTE_ADDR="198.51.100.7")
+    for authorization in guesses.values():
+        assert_problem(guesser.get(EXPORTERS, HTTP_AUTHORIZATION=authorization), 401)
+
+    for name, authorization in guesses.items():
+        response = guesser.get(EXPORTERS, HTTP_AUTHORIZATION=authorization)
+        assert_problem(response, 429, "throttled")
+        assert 1 <= int(response["Retry-After"]) <= 60, name
+    # A forged X-Forwarded-For is no way around it: the address is the connection's.
+    forged = guesser.get(
+        EXPORTERS, HTTP_AUTHORIZATION=guesses["unknown key"], HTTP_X_FORWARDED_FOR="192.0.2.1"
+    )
+    assert_problem(forged, 429, "throttled")
+
+    # Another address still gets its 401, and a valid key from the guessing address still works.
+    other = APIClient(REMOTE_ADDR="203.0.113.9")
+    assert_problem(other.get(EXPORTERS, HTTP_AUTHORIZATION=guesses["unknown key"]), 401)
+    ok(key_client(world.ours.key, REMOTE_ADDR="198.51.100.7").get(EXPORTERS))

@@ -193,7 +193,7 @@ def assess_shipment_risk(
 def assess_license_expiry(
     *, today: dt.date, ship_date: dt.date, valid_until: dt.date, warning_days: int
 ) -> tuple[str, dt.date | None]:
-    """CRITICAL when the licence expires before the ship date; WARNING within the window."""
+    """CRITICAL when the license expires before the ship date; WARNING within the window."""
     if valid_until < ship_date:
         return DelayLevel.CRITICAL, None
     warn_from = valid_until - dt.timedelta(days=warning_days)

@@ -212,5 +212,12 @@ def test_the_readme_links_the_projects_own_domain_notes():
 
 
 def test_user_facing_text_says_license():
-    for path in (README, PROJECT / "docs" / "domain.md"):
-        assert "licence" not in path.read_text().lower(), path
+    """The API's spelling everywhere users read: docs, schema, admin, messages and payloads."""
+    readable = [README, PROJECT / "docs" / "domain.md", PROJECT / "openapi" / "v1.yaml"]
+    for package in ("config", "core", "licensing", "templates"):
+        readable += [
+            path
+            for path in (PROJECT / package).rglob("*")
+            if path.suffix in {".py", ".html", ".txt", ".css"} and "migrations" not in path.parts
+        ]
+    assert [path for path in readable if "licence" in path.read_text().lower()] == []

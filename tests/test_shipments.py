@@ -347,7 +347,7 @@ def test_licensed_shipment_cannot_lose_its_license(dysprosium, actor):
                 actor=actor,
                 license_application=replacement,
             )
-        assert "must stay covered by an approved licence" in caught.value.detail
+        assert "must stay covered by an approved license" in caught.value.detail
     stored = Shipment.objects.get(pk=shipment.pk)
     assert stored.status == "licensed"
     assert stored.license_application_id == license_.pk

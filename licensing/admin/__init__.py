@@ -27,8 +27,8 @@ from licensing.admin.parties import ExporterAdmin, OrganizationAdmin
 from licensing.admin.shipments import ShipmentAdmin
 from licensing.admin.webhooks import WebhookDeliveryAdmin, WebhookEndpointAdmin
 
-admin.site.site_header = "Export licence tracker"
-admin.site.site_title = "Export licence tracker"
+admin.site.site_header = "Export license tracker"
+admin.site.site_title = "Export license tracker"
 admin.site.index_title = "Applications, shipments and the authority's clock"
 
 __all__ = [

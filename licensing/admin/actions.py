@@ -102,7 +102,7 @@ class ServiceSavesMixin(admin.ModelAdmin):
     The admin validates the form and its inline formsets as usual; `save_by_service(request,
     form, formsets, change)` then writes everything through the service (ModelAdmin's own
     save_model and formset saves are skipped). A DomainError the service raises (a rule the
-    form cannot check, such as licence coverage) undoes the whole save and comes back as
+    form cannot check, such as license coverage) undoes the whole save and comes back as
     an error message on the form, as the API would answer it.
     """
 

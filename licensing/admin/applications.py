@@ -173,7 +173,7 @@ class ShipmentInline(ReadOnlyInline):
     def status_badge(self, shipment: Shipment):
         return shipment_status_badge(shipment.status)
 
-    @admin.display(description="licence expiring")
+    @admin.display(description="license expiring")
     def expiring(self, shipment: Shipment):
         return delay_badge(shipment.license_expiring)
 
@@ -308,7 +308,7 @@ class LicenseApplicationAdmin(
         "end_user_name",
     )
     search_help_text = (
-        "Search by the authority's reference, licence number, exporter name or registration "
+        "Search by the authority's reference, license number, exporter name or registration "
         "number, or end user."
     )
     date_hierarchy = "clock_started_at"
@@ -715,13 +715,13 @@ class LicenseApplicationAdmin(
             expect=("Record the response", Status.INFO_REQUESTED),
         )
 
-    @admin.action(description="Approve (licence number and validity)", permissions=["change"])
+    @admin.action(description="Approve (license number and validity)", permissions=["change"])
     def approve(self, request, queryset):
         rows = list(queryset)
         if len(rows) != 1:
             self.message_user(
                 request,
-                f"Approve one application at a time: each licence has its own number and "
+                f"Approve one application at a time: each license has its own number and "
                 f"validity ({len(rows)} selected).",
                 messages.WARNING,
             )
@@ -733,7 +733,7 @@ class LicenseApplicationAdmin(
                 request,
                 rows,
                 to_status=Status.APPROVED,
-                done=f"approved, licence {data['license_number']} valid "
+                done=f"approved, license {data['license_number']} valid "
                 f"{data['valid_from']} to {data['valid_until']}.",
                 occurred_at=data["decided_at"],
                 note=data["note"],
@@ -747,7 +747,7 @@ class LicenseApplicationAdmin(
             request,
             rows,
             form_class=ApproveForm,
-            title="Approve: the licence as issued",
+            title="Approve: the license as issued",
             submit_label="Approve",
             apply=apply,
         )

@@ -94,7 +94,7 @@ class AcceptForm(RowsForm):
 
 
 class ApproveForm(RowsForm):
-    """The licence as issued: its number and validity, and when it was decided."""
+    """The license as issued: its number and validity, and when it was decided."""
 
     license_number = forms.CharField(max_length=100)
     valid_from = forms.DateField(widget=DateInput(), help_text="First day of validity.")

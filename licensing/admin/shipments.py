@@ -1,7 +1,7 @@
-"""The shipments queue: at-risk and expiring first, with the licence that covers each one.
+"""The shipments queue: at-risk and expiring first, with the license that covers each one.
 
 Flags come from stored columns the delay engine keeps (`at_risk`, `license_expiring`) and
-the licence's own stored delay state, read in the changelist's one query. Status actions
+the license's own stored delay state, read in the changelist's one query. Status actions
 call licensing.services.shipments.shipment_transition, as the API does, row by row.
 """
 
@@ -106,8 +106,8 @@ class ShipmentAdmin(
         "risk",
         "expiring",
         "required_ship_date",
-        "licence",
-        "licence_delay",
+        "license",
+        "license_delay",
         "exporter",
         "destination_country",
     )
@@ -132,7 +132,7 @@ class ShipmentAdmin(
     )
     search_help_text = (
         "Search by shipment reference, consignee, exporter name or registration number, "
-        "licence number or the authority's reference."
+        "license number or the authority's reference."
     )
     date_hierarchy = "required_ship_date"
     list_per_page = 100
@@ -216,7 +216,7 @@ class ShipmentAdmin(
 
     def save_by_service(self, request, form, formsets, change):
         """Creation and edits, lines included, go through the shipment services: the
-        licence coverage (exporter, destination, items, remaining quantity) is checked there."""
+        license coverage (exporter, destination, items, remaining quantity) is checked there."""
         actor = Actor.for_user(request.user)
         shipment = form.instance
         lines_formset = formset_of(formsets, ShipmentLine)
@@ -253,18 +253,18 @@ class ShipmentAdmin(
     def risk(self, shipment: Shipment):
         return badge("at risk", "critical") if shipment.at_risk else "-"
 
-    @admin.display(description="licence expiring", ordering="license_expiring")
+    @admin.display(description="license expiring", ordering="license_expiring")
     def expiring(self, shipment: Shipment):
         if shipment.license_expiring in ("", "none"):
             return "-"
         return delay_badge(shipment.license_expiring)
 
-    @admin.display(description="licence", ordering="license_application__license_number")
-    def licence(self, shipment: Shipment):
+    @admin.display(description="license", ordering="license_application__license_number")
+    def license(self, shipment: Shipment):
         return admin_link(shipment.license_application)
 
-    @admin.display(description="licence delay", ordering="license_application__delay_level")
-    def licence_delay(self, shipment: Shipment):
+    @admin.display(description="license delay", ordering="license_application__delay_level")
+    def license_delay(self, shipment: Shipment):
         application = shipment.license_application
         return delay_badge(application.delay_level) if application else "-"
 
@@ -297,7 +297,7 @@ class ShipmentAdmin(
             apply=apply,
         )
 
-    @admin.action(description="Mark licensed (approved licence linked)", permissions=["change"])
+    @admin.action(description="Mark licensed (approved license linked)", permissions=["change"])
     def mark_licensed(self, request, queryset):
         return self._transition(
             request,
@@ -319,14 +319,14 @@ class ShipmentAdmin(
             label="Put on hold",
         )
 
-    @admin.action(description="Back to awaiting the licence", permissions=["change"])
+    @admin.action(description="Back to awaiting the license", permissions=["change"])
     def back_to_awaiting(self, request, queryset):
         return self._transition(
             request,
             queryset,
             to_status=Status.AWAITING_LICENSE,
-            done="awaiting the licence.",
-            title="Back to awaiting the licence",
+            done="awaiting the license.",
+            title="Back to awaiting the license",
             label="Move back",
         )
 

@@ -59,7 +59,7 @@ class ThresholdRule(TimeStampedModel):
     )
     expiry_warning_days = models.PositiveSmallIntegerField(
         default=30,
-        help_text="Flag licences that expire within this many days while shipments wait.",
+        help_text="Flag licenses that expire within this many days while shipments wait.",
     )
     is_active = models.BooleanField(default=True)
     version = models.PositiveIntegerField(default=1, editable=False)
@@ -112,13 +112,13 @@ class ThresholdLevel(models.Model):
 class AlertKind(models.TextChoices):
     DELAY_LEVEL = "delay_level", "delay level"
     AT_RISK = "at_risk", "shipment at risk"
-    LICENSE_EXPIRING = "license_expiring", "licence expiring"
+    LICENSE_EXPIRING = "license_expiring", "license expiring"
 
 
 class DelayAlert(TimeStampedModel):
-    """An alert raised by the scan: a wait crossed a level, a shipment is at risk, a licence expires.
+    """An alert raised by the scan: a wait crossed a level, a shipment is at risk, a license expires.
 
-    Delay-level alerts belong to an application; at-risk and licence-expiring alerts to a
+    Delay-level alerts belong to an application; at-risk and license-expiring alerts to a
     shipment (with its application, if any, for reference). The database refuses a second
     alert for the same (application, kind, level, repeat index) — (shipment, ...) for the
     shipment kinds — so re-running the scan, or two scans at once, never duplicates one.
@@ -138,7 +138,7 @@ class DelayAlert(TimeStampedModel):
         related_name="own_alerts",
         null=True,
         blank=True,
-        help_text="The shipment an at-risk or licence-expiring alert is about.",
+        help_text="The shipment an at-risk or license-expiring alert is about.",
     )
     shipments = models.ManyToManyField(Shipment, related_name="alerts", blank=True)
     wait_elapsed = models.IntegerField(null=True, blank=True)

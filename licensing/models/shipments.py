@@ -79,13 +79,13 @@ class Shipment(TimeStampedModel):
     at_risk = models.BooleanField(
         default=False,
         db_index=True,
-        help_text="The licence decision is expected too late for the ship date.",
+        help_text="The license decision is expected too late for the ship date.",
     )
     license_expiring = models.CharField(
         max_length=10,
         choices=DelayLevel.choices,
         default=DelayLevel.NONE,
-        help_text="warning: the licence expires within the window; critical: before the ship date.",
+        help_text="warning: the license expires within the window; critical: before the ship date.",
     )
     next_check_at = models.DateTimeField(null=True, blank=True)
 

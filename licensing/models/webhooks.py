@@ -25,10 +25,10 @@ class WebhookEventType(models.TextChoices):
     ALERT_RESOLVED = "alert.resolved", "an alert's cause ended"
     APPLICATION_STATUS_CHANGED = (
         "license_application.status_changed",
-        "a licence application changed status",
+        "a license application changed status",
     )
     SHIPMENT_AT_RISK = "shipment.at_risk", "a shipment is at risk"
-    LICENSE_EXPIRING = "license.expiring", "a licence expires before its shipment leaves"
+    LICENSE_EXPIRING = "license.expiring", "a license expires before its shipment leaves"
     WEBHOOK_TEST = "webhook.test", "a test event sent on request"
 
 

@@ -43,7 +43,7 @@ def application_urgency() -> Case:
 
 
 def shipment_urgency() -> Case:
-    """At-risk shipments first, then by how soon the licence runs out, then the rest."""
+    """At-risk shipments first, then by how soon the license runs out, then the rest."""
     return Case(
         When(at_risk=True, then=Value(10)),
         When(license_expiring=DelayLevel.CRITICAL, then=Value(9)),

@@ -56,7 +56,7 @@ PENDING_FIELDS = ("is_escalated", "involves_watch_listed_party", "authority_refe
 
 Status = ApplicationStatus
 DECISION_STATUSES = (Status.APPROVED, Status.DENIED, Status.WITHDRAWN)
-# No export-licence event the service tracks predates this; earlier dates are typos.
+# No export-license event the service tracks predates this; earlier dates are typos.
 EARLIEST_EVENT = dt.datetime(2000, 1, 1, tzinfo=dt.UTC)
 # Fields a transition may set, copied back onto the caller's instance.
 _TRANSITION_FIELDS = (

@@ -440,7 +440,7 @@ def prefetched_shipments(queryset: QuerySet[Shipment]) -> QuerySet[Shipment]:
 def delay_refresh_shipments(
     shipments: Sequence[Shipment], *, now: dt.datetime, raise_alerts: bool
 ) -> RefreshReport:
-    """Assess at-risk and licence expiry for each shipment (rows locked by the caller).
+    """Assess at-risk and license expiry for each shipment (rows locked by the caller).
 
     `raise_alerts` as for delay_refresh_applications. Alerts whose condition cleared resolve.
     """
@@ -548,7 +548,7 @@ def _assess_shipment(shipment, application, authority, rule: RuleSpec, today: dt
         )
         return False, expiring, next_day
     if application is not None and application.status not in PENDING_STATUSES:
-        return True, DelayLevel.NONE, None  # denied, withdrawn, expired...: no licence is coming
+        return True, DelayLevel.NONE, None  # denied, withdrawn, expired...: no license is coming
     expected = _expected_decision(application) if application is not None else None
     if expected is not None:
         # A day that passed without a decision: the decision is expected any day from today.
@@ -578,17 +578,17 @@ def _shipment_alert(
 ) -> DelayAlert:
     if kind == AlertKind.AT_RISK:
         message = (
-            f"Shipment {shipment.external_reference} is at risk: the licence decision is not expected "
+            f"Shipment {shipment.external_reference} is at risk: the license decision is not expected "
             f"before its required ship date {shipment.required_ship_date}."
         )
     elif level == DelayLevel.CRITICAL:
         message = (
-            f"Shipment {shipment.external_reference}: licence {application.license_number} expires on "
+            f"Shipment {shipment.external_reference}: license {application.license_number} expires on "
             f"{application.valid_until}, before the required ship date {shipment.required_ship_date}."
         )
     else:
         message = (
-            f"Shipment {shipment.external_reference}: licence {application.license_number} expires on "
+            f"Shipment {shipment.external_reference}: license {application.license_number} expires on "
             f"{application.valid_until} and the shipment has not left."
         )
     return DelayAlert(

@@ -288,7 +288,7 @@ def shipment_update(
         new_application = shipment.license_application
         if new_application is None or new_application.status != ApplicationStatus.APPROVED:
             raise StateConflict(
-                "A licensed shipment must stay covered by an approved licence; move it back to "
+                "A licensed shipment must stay covered by an approved license; move it back to "
                 "'awaiting_license' before linking another application."
             )
     application = _lock_application(shipment.license_application)

@@ -116,7 +116,7 @@ def alert_event_type(alert: DelayAlert) -> str:
     """The one event an alert's raising sends: consumers learn of each alert exactly once.
 
     A delay alert that escalates a lower level sends `alert.escalated`; an at-risk alert
-    `shipment.at_risk`; a licence-expiring alert `license.expiring`; any other `alert.raised`.
+    `shipment.at_risk`; a license-expiring alert `license.expiring`; any other `alert.raised`.
     """
     if alert.kind == AlertKind.AT_RISK:
         return WebhookEventType.SHIPMENT_AT_RISK

@@ -71,7 +71,7 @@ def test_submit_reports_each_row_and_names_the_allowed_transitions(
     assert change.actor_label == f"user:{officer.username}"
 
 
-def test_approve_shows_the_licence_form_then_approves(officer_client, in_status):
+def test_approve_shows_the_license_form_then_approves(officer_client, in_status):
     # Accepted about 100 days ago: overdue, so it is in the filtered changelist.
     application = in_status(
         ApplicationStatus.UNDER_REVIEW, first_step_at=timezone.now() - dt.timedelta(days=100)
@@ -112,7 +112,7 @@ def test_approve_shows_the_licence_form_then_approves(officer_client, in_status)
     assert application.decided_at is not None
     assert application.delay_level == DelayLevel.NONE
     back = officer_client.get(done["Location"])
-    assert any("approved, licence LIC-2026-0042" in text for text in messages_of(back))
+    assert any("approved, license LIC-2026-0042" in text for text in messages_of(back))
     assert application not in back.context["cl"].result_list  # it left the overdue list
 
 
@@ -387,7 +387,7 @@ def test_adding_a_draft_application_goes_through_the_service(
     assert [(line.item, line.quantity) for line in application.lines.all()] == [(dysprosium, 250)]
 
 
-def test_a_shipment_the_licence_cannot_cover_is_not_saved(officer_client, in_status, dysprosium):
+def test_a_shipment_the_license_cannot_cover_is_not_saved(officer_client, in_status, dysprosium):
     application = in_status(ApplicationStatus.UNDER_REVIEW)  # 1000 kg of dysprosium
     add_url = reverse("admin:licensing_shipment_add")
     data = change_form_data(officer_client.get(add_url))

@@ -179,7 +179,7 @@ def test_superusers_see_every_organization(admin_client, organization, other_org
     assert len(_rows(admin_client.get(changelist_url(LicenseApplication)))) == 2
 
 
-def test_shipments_queue_shows_risk_first_with_the_licence(
+def test_shipments_queue_shows_risk_first_with_the_license(
     admin_client, organization, exporter, dysprosium
 ):
     application = _overdue_application(organization, exporter, dysprosium)

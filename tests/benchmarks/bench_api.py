@@ -10,7 +10,7 @@ numbers are the application's cost, not a socket's.
   `GET /api/v1/shipments/?status=awaiting_license` (50 a page), divided by those of the bare
   view below, which runs the same filters (organization, status) and the same order
   (-created_at, -id) over the same table and returns the same 50 rows as `values()` in a
-  JsonResponse: no DRF, no authentication, no lines, no licence or clock. The ratio is
+  JsonResponse: no DRF, no authentication, no lines, no license or clock. The ratio is
   therefore everything the API adds. Checked before timing: both return the same 50 ids.
 - `shipments_deep_cursor_vs_first_page_latency`: the latency of the page after the
   500,000th shipment of the (unfiltered, -created_at) list, divided by that of the first

@@ -113,7 +113,7 @@ def test_an_officer_approves_an_overdue_application(
     assert rows.filter(has_text="BROWSER-KEEP").count() == 1
     page.screenshot(path=screenshots / "03-overdue-queue.png", full_page=True)
 
-    # 3. Select one and run "approve": its intermediate form asks for the licence.
+    # 3. Select one and run "approve": its intermediate form asks for the license.
     page.check(f'input.action-select[value="{to_approve.pk}"]')
     page.select_option('select[name="action"]', "approve")
     page.click('button[name="index"]')
@@ -126,7 +126,7 @@ def test_an_officer_approves_an_overdue_application(
     page.click('input[type="submit"][name="apply"]')
     page.wait_for_selector("ul.messagelist")
     messages = page.locator("ul.messagelist").inner_text()
-    assert re.search(r"approved, licence LIC-BROWSER-0001", messages), messages
+    assert re.search(r"approved, license LIC-BROWSER-0001", messages), messages
     page.screenshot(path=screenshots / "05-approved.png", full_page=True)
 
     # 4. It has left the overdue queue; the other one is still there.

@@ -1,4 +1,4 @@
-"""Shipment flags: at risk of missing the ship date, and a licence expiring before it is used.
+"""Shipment flags: at risk of missing the ship date, and a license expiring before it is used.
 
 The services store the flags as soon as anything changes; the scan raises the alerts. The
 flags clear, and their alerts resolve, when the shipment leaves or is cancelled, or when the
@@ -60,7 +60,7 @@ def make_shipment(organization, exporter, dysprosium, actor):
 
 @pytest.fixture
 def application(clock, organization, exporter, mofcom, dysprosium):
-    """Accepted 26 Sep 2025, due 4 Dec 2025; a general licence, so it can cover many shipments."""
+    """Accepted 26 Sep 2025, due 4 Dec 2025; a general license, so it can cover many shipments."""
     return accepted_application(
         organization=organization,
         exporter=exporter,
@@ -96,7 +96,7 @@ def test_without_an_application_a_shipment_is_at_risk_once_too_late_to_file(cloc
     output = scan(midnight("2025-11-13"))
 
     assert raised_lines(output) == [
-        f"raised at_risk critical: Shipment {shipment.external_reference} is at risk: the licence "
+        f"raised at_risk critical: Shipment {shipment.external_reference} is at risk: the license "
         "decision is not expected before its required ship date 2026-01-20."
     ]
     assert fresh(shipment).at_risk is True
@@ -233,11 +233,11 @@ def test_a_denial_puts_waiting_shipments_at_risk(clock, application, make_shipme
     assert raised_lines(scan(clock()))[0].startswith("raised at_risk critical")
 
 
-# --- licence expiring -----------------------------------------------------------------------------
+# --- license expiring -----------------------------------------------------------------------------
 
 
 @pytest.fixture
-def licence(clock, organization, exporter, mofcom, dysprosium):
+def license(clock, organization, exporter, mofcom, dysprosium):
     """Approved on 10 Nov 2025, valid until Wednesday 31 December 2025."""
     application = accepted_application(
         organization=organization,
@@ -256,17 +256,17 @@ def licence(clock, organization, exporter, mofcom, dysprosium):
 
 
 @pytest.mark.django_db
-def test_a_licence_expiring_before_the_ship_date_is_critical(licence, make_shipment):
-    shipment = make_shipment("2026-01-10", licence)
+def test_a_license_expiring_before_the_ship_date_is_critical(license, make_shipment):
+    shipment = make_shipment("2026-01-10", license)
 
     assert (shipment.at_risk, shipment.license_expiring) == (False, "critical")
     output = scan(beijing("2025-11-10", 12))
     assert raised_lines(output) == [
-        f"raised license_expiring critical: Shipment {shipment.external_reference}: licence "
+        f"raised license_expiring critical: Shipment {shipment.external_reference}: license "
         "LIC-2025-0001 expires on 2025-12-31, before the required ship date 2026-01-10."
     ]
     alert = DelayAlert.objects.get(shipment=shipment)
-    assert alert.application == licence
+    assert alert.application == license
 
 
 @pytest.mark.django_db
@@ -279,18 +279,18 @@ def test_a_licence_expiring_before_the_ship_date_is_critical(licence, make_shipm
     ],
 )
 def test_the_expiry_flag_at_its_boundaries(
-    clock, licence, make_shipment, today, ship_date, expiring
+    clock, license, make_shipment, today, ship_date, expiring
 ):
     clock.set(beijing(today))
-    assert make_shipment(ship_date, licence).license_expiring == expiring
+    assert make_shipment(ship_date, license).license_expiring == expiring
 
 
 @pytest.mark.django_db
-def test_a_licence_expiring_within_the_window_while_unshipped_is_a_warning(
-    clock, licence, make_shipment, actor
+def test_a_license_expiring_within_the_window_while_unshipped_is_a_warning(
+    clock, license, make_shipment, actor
 ):
     # Valid until 31 Dec, 30 days' window: from 1 December on.
-    shipment = make_shipment("2025-12-20", licence)
+    shipment = make_shipment("2025-12-20", license)
     assert shipment.license_expiring == "none"
     assert shipment.next_check_at == midnight("2025-12-01")
 
@@ -298,7 +298,7 @@ def test_a_licence_expiring_within_the_window_while_unshipped_is_a_warning(
     output = scan(midnight("2025-12-01"))
 
     assert raised_lines(output) == [
-        f"raised license_expiring warning: Shipment {shipment.external_reference}: licence "
+        f"raised license_expiring warning: Shipment {shipment.external_reference}: license "
         "LIC-2025-0001 expires on 2025-12-31 and the shipment has not left."
     ]
     assert fresh(shipment).license_expiring == "warning"
@@ -316,10 +316,10 @@ def test_a_licence_expiring_within_the_window_while_unshipped_is_a_warning(
 
 @pytest.mark.django_db
 def test_shipping_clears_the_expiry_flag_and_resolves_its_alert(
-    clock, licence, make_shipment, actor
+    clock, license, make_shipment, actor
 ):
     clock.set(beijing("2025-12-03"))
-    shipment = make_shipment("2025-12-20", licence)
+    shipment = make_shipment("2025-12-20", license)
     assert shipment.license_expiring == "warning"
     scan(clock())
     assert DelayAlert.objects.get(shipment=shipment).state == "open"
@@ -363,7 +363,7 @@ def test_an_open_information_request_puts_a_shipment_at_risk_as_soon_as_the_dead
     assert application.statutory_deadline == D("2025-12-08")
     assert fresh(shipment).at_risk is True
     assert raised_lines(output) == [
-        f"raised at_risk critical: Shipment {shipment.external_reference} is at risk: the licence "
+        f"raised at_risk critical: Shipment {shipment.external_reference} is at risk: the license "
         "decision is not expected before its required ship date 2025-12-12."
     ]
     # Review resumes: the pause ends; the next check is the next level again, not tomorrow.

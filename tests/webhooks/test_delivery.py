@@ -41,7 +41,7 @@ def record(organization, event_type="alert.raised", data=None):
     return webhook_events_record(
         organization=organization,
         event_type=event_type,
-        data=data or {"alert": {"id": "a1", "message": "Dysprosium licence: warning"}},
+        data=data or {"alert": {"id": "a1", "message": "Dysprosium license: warning"}},
     )
 
 

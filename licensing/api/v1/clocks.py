@@ -15,7 +15,7 @@ from licensing.models import DelayLevel, LicenseApplication, PeriodUnit
 
 
 def _source_application(field: serializers.Field, instance: Any) -> LicenseApplication | None:
-    """The application a field reads: the instance itself, or its `source` (a shipment's licence)."""
+    """The application a field reads: the instance itself, or its `source` (a shipment's license)."""
     if field.source in (None, "*") or field.source == field.field_name:
         return instance
     return serializers.Field.get_attribute(field, instance)

@@ -128,7 +128,7 @@ class ShipmentSerializer(StrictBodyMixin, serializers.ModelSerializer):
     )
     at_risk = serializers.BooleanField(
         read_only=True,
-        help_text="The licence decision is expected after the ship date minus the lead buffer "
+        help_text="The license decision is expected after the ship date minus the lead buffer "
         "(expected: the forecast's p90 when it rests on history, else the statutory deadline).",
     )
     expected_decision = ExpectedDecisionSerializer(
@@ -137,7 +137,7 @@ class ShipmentSerializer(StrictBodyMixin, serializers.ModelSerializer):
     license_expiring = EnumField(
         choices=DelayLevel.choices,
         read_only=True,
-        help_text="warning: the licence expires within the warning window; critical: before the ship date.",
+        help_text="warning: the license expires within the warning window; critical: before the ship date.",
     )
 
     def validate_required_ship_date(self, value: dt.date) -> dt.date:

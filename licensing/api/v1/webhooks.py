@@ -430,23 +430,23 @@ APPLICATION_STATUS_CHANGED_WEBHOOK = _event_webhook(
     "license_application.status_changed",
     "LicenseApplicationStatusChangedEvent",
     WebhookStatusChangedDataSerializer,
-    "A licence application changed status",
-    "A licence application moved to another status (submitted, accepted, approved, ...).",
+    "A license application changed status",
+    "A license application moved to another status (submitted, accepted, approved, ...).",
 )
 SHIPMENT_AT_RISK_WEBHOOK = _event_webhook(
     "shipment.at_risk",
     "ShipmentAtRiskEvent",
     WebhookAlertDataSerializer,
     "A shipment is at risk",
-    "A shipment is at risk: its licence decision is not expected before its required ship "
+    "A shipment is at risk: its license decision is not expected before its required ship "
     "date. `shipment` is the shipment; `alert` the alert raised.",
 )
 LICENSE_EXPIRING_WEBHOOK = _event_webhook(
     "license.expiring",
     "LicenseExpiringEvent",
     WebhookAlertDataSerializer,
-    "A licence is expiring",
-    "A licence expires soon (warning) or before a waiting shipment's ship date (critical).",
+    "A license is expiring",
+    "A license expires soon (warning) or before a waiting shipment's ship date (critical).",
 )
 WEBHOOK_TEST_WEBHOOK = _event_webhook(
     "webhook.test",

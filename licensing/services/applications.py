@@ -16,7 +16,6 @@ from core.audit import (
     audit_transition,
     created_changes,
     deleted_changes,
-    field_changes,
     field_values,
 )
 from core.concurrency import claim_version, lock_version
@@ -37,7 +36,7 @@ from licensing.models import (
 from licensing.models.applications import APPLICATION_TRANSITIONS, PENDING_STATUSES
 from licensing.services.delays import delay_after_application_change
 from licensing.services.forecasts import forecast_after_application_change
-from licensing.services.lines import LineInput, lines_equal, lines_summary
+from licensing.services.lines import LineInput, changes_with_lines, lines_summary
 from licensing.services.webhooks import webhook_application_status_changed
 
 # Editable only while the application is a draft: after submission they are the authority's record.
@@ -197,10 +196,7 @@ def application_update(
         raise StateConflict(
             f"Lines can only be changed while the application is a draft; it is '{application.status}'."
         )
-    audited = field_changes(before, field_values(application))
-    saved_lines = application.lines.select_related("item").order_by("position")
-    if lines is not None and not lines_equal(saved_lines, lines):
-        audited["lines"] = [lines_summary(saved_lines), lines_summary(lines)]
+    audited = changes_with_lines(before, application, lines)
     if not audited:
         return application
     application.version += 1

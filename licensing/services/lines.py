@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
+from core.audit import field_changes, field_values
 from licensing.models import ControlledItem
 
 
@@ -46,3 +47,18 @@ def lines_equal(saved: Iterable[Any], given: Iterable[LineInput]) -> bool:
     Compares every stored fact (value and currency too), not just the audit summary.
     """
     return [_line_content(line) for line in saved] == [_line_content(line) for line in given]
+
+
+def changes_with_lines(
+    before: dict[str, Any], instance: Any, lines: Sequence[LineInput] | None
+) -> dict[str, list]:
+    """What an update changes, for its audit row: its fields, and its lines when they differ.
+
+    `before` is `field_values(instance)` taken before the edit; `lines` None keeps the lines.
+    An empty answer means the update changes nothing (and should write nothing).
+    """
+    changes = field_changes(before, field_values(instance))
+    saved = instance.lines.select_related("item").order_by("position")
+    if lines is not None and not lines_equal(saved, lines):
+        changes["lines"] = [lines_summary(saved), lines_summary(lines)]
+    return changes

@@ -25,7 +25,6 @@ from core.audit import (
     audit_transition,
     created_changes,
     deleted_changes,
-    field_changes,
     field_values,
 )
 from core.concurrency import claim_version, lock_version
@@ -52,7 +51,7 @@ from licensing.models.quantities import convert_quantity, unit_dimension
 from licensing.models.shipments import QUANTITY_RELEASING_STATUSES, SHIPMENT_TRANSITIONS
 from licensing.services.applications import application_transition
 from licensing.services.delays import delay_after_shipment_change
-from licensing.services.lines import LineInput, lines_equal, lines_summary
+from licensing.services.lines import LineInput, changes_with_lines, lines_summary
 
 SHIPMENT_FIELDS = (
     "external_reference",
@@ -302,10 +301,7 @@ def shipment_update(
             ]
         )
         _check_coverage(shipment, application, current_lines)
-    audited = field_changes(before, field_values(shipment))
-    saved_lines = shipment.lines.select_related("item").order_by("position")
-    if lines is not None and not lines_equal(saved_lines, lines):
-        audited["lines"] = [lines_summary(saved_lines), lines_summary(lines)]
+    audited = changes_with_lines(before, shipment, lines)
     if not audited:
         return shipment
     shipment.version += 1

@@ -22,7 +22,6 @@ from licensing.models import WebhookDelivery, WebhookEndpoint
 from licensing.models.delays import DelayAlert
 from tests.delays.conftest import accepted_application, beijing
 from tests.delays.test_celery_e2e import CELERY_QUEUES, CeleryProcesses
-from tests.pinned_clock import subprocess_environment
 from tests.webhooks.receiver import Receiver
 
 PROJECT = Path(__file__).resolve().parents[1]
@@ -70,7 +69,6 @@ def test_a_worker_started_as_the_readme_says_runs_the_scan_and_delivers_the_webh
 
     processes = CeleryProcesses(tmp_path, redis_url)
     processes.env.update(
-        subprocess_environment(now),
         PATH=f"{PROJECT / '.venv' / 'bin'}{os.pathsep}{os.environ.get('PATH', '')}",
         WEBHOOK_ALLOWED_CIDRS="127.0.0.0/8",
         WEBHOOK_SWEEP_INTERVAL_SECONDS="1",

@@ -25,6 +25,7 @@ from core.calendars import working_calendar
 from licensing.models import LicenseApplication
 from licensing.models.delays import DelayAlert
 from tests.delays.conftest import accepted_application
+from tests.pinned_clock import subprocess_environment
 
 PROJECT = Path(__file__).resolve().parents[2]
 SHANGHAI = ZoneInfo("Asia/Shanghai")
@@ -61,12 +62,15 @@ class CeleryProcesses:
         self.run(name, [sys.executable, "-m", "celery", "-A", "config", *arguments])
 
     def run(self, name: str, command: list[str]) -> None:
-        """Any command, from the project's folder, with this fixture's environment."""
+        """Any command, from the project's folder, with this fixture's environment.
+
+        The process reads the test's clock: pinned when the test pinned it, real otherwise.
+        """
         log = (self.workdir / f"{name}.log").open("wb")
         self.processes[name] = subprocess.Popen(
             command,
             cwd=PROJECT,
-            env=self.env,
+            env={**self.env, **subprocess_environment(timezone.now())},
             stdout=log,
             stderr=subprocess.STDOUT,
         )
@@ -123,6 +127,7 @@ def working_days_ago(count: int, today: dt.date) -> dt.date:
 @pytest.mark.redis
 @pytest.mark.drill
 @pytest.mark.django_db(transaction=True, serialized_rollback=True)
+@pytest.mark.pinned_clock("2026-01-05")  # a Monday after New Year's make-up Sunday
 def test_beat_and_a_worker_raise_overdue_for_an_application_accepted_46_working_days_ago(
     celery, organization, exporter, mofcom
 ):

@@ -1,5 +1,7 @@
 """Optimistic concurrency on a `version` column, checked inside the write itself."""
 
+from typing import Any
+
 from django.db import models
 from django.db.models import F
 from django.utils import timezone
@@ -15,6 +17,24 @@ def stale_version(instance: models.Model, expected_version: int | None) -> Preco
     )
 
 
+def _update_if_current(
+    instance: models.Model, expected_version: int | None, **changes: Any
+) -> None:
+    """`UPDATE ... SET <changes> WHERE id = %s AND version = %s`, then read the version back.
+
+    The UPDATE locks the row until the surrounding transaction ends; no row means another
+    writer got there first (PreconditionFailed). With expected_version None it always applies.
+    """
+    rows = type(instance)._default_manager.filter(pk=instance.pk)
+    if expected_version is not None:
+        rows = rows.filter(version=expected_version)
+    if not rows.update(**changes):
+        raise stale_version(instance, expected_version)
+    instance.version = (
+        type(instance)._default_manager.values_list("version", flat=True).get(pk=instance.pk)
+    )
+
+
 def lock_version(instance: models.Model, *, expected_version: int | None) -> None:
     """Lock the row for this transaction, only if its version still equals `expected_version`.
 
@@ -23,14 +43,7 @@ def lock_version(instance: models.Model, *, expected_version: int | None) -> Non
     leaves the version (and so the ETag) as it was. One that changes something counts it with
     `instance.version += 1` before its save (the row is locked, so the count is exact).
     """
-    rows = type(instance)._default_manager.filter(pk=instance.pk)
-    if expected_version is not None:
-        rows = rows.filter(version=expected_version)
-    if not rows.update(version=F("version")):
-        raise stale_version(instance, expected_version)
-    instance.version = (
-        type(instance)._default_manager.values_list("version", flat=True).get(pk=instance.pk)
-    )
+    _update_if_current(instance, expected_version, version=F("version"))
 
 
 def claim_version(instance: models.Model, *, expected_version: int | None) -> None:
@@ -46,8 +59,6 @@ def claim_version(instance: models.Model, *, expected_version: int | None) -> No
     value). When the service then fails and its transaction rolls back, the in-memory value is
     one ahead of the database: reload the instance before using it again (the API always does).
     """
-    lock_version(instance, expected_version=expected_version)
-    type(instance)._default_manager.filter(pk=instance.pk).update(
-        version=F("version") + 1, updated_at=timezone.now()
+    _update_if_current(
+        instance, expected_version, version=F("version") + 1, updated_at=timezone.now()
     )
-    instance.version += 1

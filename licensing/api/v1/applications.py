@@ -26,7 +26,12 @@ from core.api.conditional import etag_for
 from core.api.idempotency import idempotent
 from core.api.strict_bodies import StrictBodyMixin
 from licensing.api.v1.base import UUID_PATTERN, ResourceViewSet
-from licensing.api.v1.clocks import NextThresholdSerializer, StatutoryDeadlineField, WaitSerializer
+from licensing.api.v1.clocks import (
+    CLOCK_FIELDS,
+    NextThresholdSerializer,
+    StatutoryDeadlineField,
+    WaitSerializer,
+)
 from licensing.api.v1.fields import (
     ASCII_DIGIT_FIELD_MAPPING,
     MAX_LINES,
@@ -158,12 +163,7 @@ class LicenseApplicationSerializer(StrictBodyMixin, serializers.ModelSerializer)
             "clock_started_at",
             "decided_at",
             "allowed_transitions",
-            "wait",
-            "statutory_deadline",
-            "delay_level",
-            "next_threshold",
-            "at_risk",
-            "expected_decision",
+            *CLOCK_FIELDS,
         )
         read_only_fields = (
             "id",
@@ -183,14 +183,7 @@ class LicenseApplicationSerializer(StrictBodyMixin, serializers.ModelSerializer)
         )
         # Read-only fields that the clock, the delay scan and the forecast change without a
         # new version: a request may send them back as read earlier (core.api.strict_bodies).
-        computed_fields = (
-            "wait",
-            "statutory_deadline",
-            "delay_level",
-            "next_threshold",
-            "at_risk",
-            "expected_decision",
-        )
+        computed_fields = CLOCK_FIELDS
         validators: list = []
 
 

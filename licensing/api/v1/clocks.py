@@ -21,6 +21,19 @@ def _source_application(field: serializers.Field, instance: Any) -> LicenseAppli
     return serializers.Field.get_attribute(field, instance)
 
 
+# The representation fields an application's clock, its delay level and its forecast give it
+# (a shipment repeats them for its application): read-only, and changed by the clock, the
+# delay scan and the nightly forecast without a new version of the row (core.api.strict_bodies).
+CLOCK_FIELDS = (
+    "wait",
+    "statutory_deadline",
+    "delay_level",
+    "next_threshold",
+    "at_risk",
+    "expected_decision",
+)
+
+
 class RequestClocks:
     """The clocks of one request's applications: one instant, and each calendar read once.
 

@@ -22,7 +22,12 @@ from core.api.conditional import etag_for
 from core.api.idempotency import idempotent
 from core.api.strict_bodies import StrictBodyMixin
 from licensing.api.v1.base import ResourceViewSet
-from licensing.api.v1.clocks import NextThresholdSerializer, StatutoryDeadlineField, WaitSerializer
+from licensing.api.v1.clocks import (
+    CLOCK_FIELDS,
+    NextThresholdSerializer,
+    StatutoryDeadlineField,
+    WaitSerializer,
+)
 from licensing.api.v1.fields import (
     ASCII_DIGIT_FIELD_MAPPING,
     MAX_LINES,
@@ -193,16 +198,7 @@ class ShipmentSerializer(StrictBodyMixin, serializers.ModelSerializer):
         # Read-only fields that the linked application, the clock, the delay scan and the
         # forecast change without a new version of the shipment: a request may send them back
         # as read earlier (core.api.strict_bodies).
-        computed_fields = (
-            "license",
-            "wait",
-            "statutory_deadline",
-            "delay_level",
-            "next_threshold",
-            "at_risk",
-            "license_expiring",
-            "expected_decision",
-        )
+        computed_fields = ("license", "license_expiring", *CLOCK_FIELDS)
         # Uniqueness of external_reference is the service's to check, per organization.
         validators: list = []
 
